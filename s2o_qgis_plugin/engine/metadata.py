@@ -1,0 +1,140 @@
+"""The metadata contract between the exporter and the engine.
+
+An exported S2O generator carries one JSON document in the ONNX file's ``metadata_props`` under
+the key :data:`METADATA_KEY`. The exporter builds a :class:`ModelMetadata` and calls
+:func:`write_to_onnx_model`; the engine calls :func:`read_from_onnx_session` (or
+:func:`ModelMetadata.from_json`). Field names exist only as the dataclass's attributes, so no key
+is spelled twice.
+
+Radiometric contract
+--------------------
+Input: the network's input band ``i`` (``input_bands[i]``, e.g. "VV", "VH") is sigma0 in dB,
+clipped to ``input_db_range[i] = (lo, hi)`` and mapped linearly to [-1, 1]:
+``x = 2 * (clip(db, lo, hi) - lo) / (hi - lo) - 1``.
+
+Output: the network's output band ``j`` (``output_bands[j]``, "Red", "Green", "Blue") in
+``output_value_range = (a, b)`` maps linearly to Sentinel-2 reflectance x 10000 in
+``output_dn_range = (lo, hi)``: ``dn = lo + (clip(y, a, b) - a) * (hi - lo) / (b - a)``.
+
+Geometry: the network's height and width must be multiples of ``size_multiple`` (its total
+stride); a pixel's value depends on input pixels at most ``halo`` pixels away (receptive-field
+radius), so tiles read with a halo of at least ``halo`` and stitched give the whole-image result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+METADATA_KEY = "s2o_metadata"
+SCHEMA_VERSION = 1
+KNOWN_INPUT_BANDS = ("VV", "VH")
+INPUT_LAYOUTS = (("VV",), ("VV", "VH"))
+
+
+class MetadataError(ValueError):
+    """The model's metadata is missing or does not satisfy the contract."""
+
+
+@dataclass
+class ModelMetadata:
+    name: str = "s2o-npde"
+    version: str = "0.0.0"
+    architecture: str = "s2o-npde"
+    input_bands: list[str] = field(default_factory=lambda: ["VV", "VH"])
+    input_db_range: list[list[float]] = field(default_factory=lambda: [[-25.0, 0.0], [-32.5, 0.0]])
+    output_bands: list[str] = field(default_factory=lambda: ["Red", "Green", "Blue"])
+    output_value_range: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    output_dn_range: list[float] = field(default_factory=lambda: [0.0, 3000.0])
+    size_multiple: int = 4
+    halo: int = 64
+    input_name: str = "sar"
+    output_name: str = "optical"
+    training_data: str = ""
+    licence: str = ""
+    credit: str = ""
+    metrics: dict = field(default_factory=dict)
+    description: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    # -- validation --------------------------------------------------------------------------
+    def validate(self) -> ModelMetadata:
+        """Raise MetadataError naming the first broken rule; return self when all hold."""
+        if self.schema_version > SCHEMA_VERSION:
+            raise MetadataError(
+                f"model metadata schema {self.schema_version} is newer than this plugin "
+                f"understands ({SCHEMA_VERSION}): update the s2o plugin"
+            )
+        if tuple(self.input_bands) not in INPUT_LAYOUTS:
+            raise MetadataError(
+                f"input_bands must be one of {[list(x) for x in INPUT_LAYOUTS]}, "
+                f"got {self.input_bands}"
+            )
+        if len(self.input_db_range) != len(self.input_bands):
+            raise MetadataError("input_db_range needs one (low, high) pair per input band")
+        for band, rng in zip(self.input_bands, self.input_db_range):
+            if len(rng) != 2 or not rng[0] < rng[1]:
+                raise MetadataError(f"input_db_range for {band} must be (low, high), got {rng}")
+        if list(self.output_bands) != ["Red", "Green", "Blue"]:
+            raise MetadataError(f"output_bands must be Red, Green, Blue, got {self.output_bands}")
+        for name in ("output_value_range", "output_dn_range"):
+            rng = getattr(self, name)
+            if len(rng) != 2 or not rng[0] < rng[1]:
+                raise MetadataError(f"{name} must be (low, high), got {rng}")
+        if not (isinstance(self.size_multiple, int) and self.size_multiple >= 1):
+            raise MetadataError(f"size_multiple must be a positive integer: {self.size_multiple}")
+        if not (isinstance(self.halo, int) and self.halo >= 0):
+            raise MetadataError(f"halo must be a non-negative integer, got {self.halo}")
+        return self
+
+    @property
+    def n_input_bands(self) -> int:
+        return len(self.input_bands)
+
+    # -- serialisation -----------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelMetadata:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MetadataError(f"model metadata is not valid JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise MetadataError("model metadata must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown and raw.get("schema_version", SCHEMA_VERSION) <= SCHEMA_VERSION:
+            raise MetadataError(f"unknown model metadata keys: {sorted(unknown)}")
+        meta = cls(**{k: v for k, v in raw.items() if k in known})
+        return meta.validate()
+
+
+NOT_S2O_HELP = (
+    "this ONNX file has no s2o metadata: it was not written by `python export/export_onnx.py`. "
+    "Export the checkpoint with that tool, or choose an s2o model file"
+)
+
+
+def write_to_onnx_model(onnx_model, meta: ModelMetadata) -> None:
+    """Store ``meta`` in an ``onnx.ModelProto`` (in place), replacing an earlier entry."""
+    meta.validate()
+    for prop in list(onnx_model.metadata_props):
+        if prop.key == METADATA_KEY:
+            onnx_model.metadata_props.remove(prop)
+    entry = onnx_model.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = meta.to_json()
+
+
+def read_from_custom_map(custom: dict) -> ModelMetadata:
+    """Read from a ``{key: value}`` map such as onnxruntime's ``custom_metadata_map``."""
+    if METADATA_KEY not in custom:
+        raise MetadataError(NOT_S2O_HELP)
+    return ModelMetadata.from_json(custom[METADATA_KEY])
+
+
+def read_from_onnx_session(session) -> ModelMetadata:
+    """Read from an ``onnxruntime.InferenceSession``."""
+    return read_from_custom_map(session.get_modelmeta().custom_metadata_map)

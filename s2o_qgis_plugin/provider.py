@@ -1,0 +1,33 @@
+"""The Processing provider "s2o"."""
+
+from pathlib import Path
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from ._version import __version__
+
+ICON_PATH = str(Path(__file__).with_name("icon.svg"))
+
+
+class S2OProvider(QgsProcessingProvider):
+    def id(self):  # noqa: A003 (QGIS API name)
+        return "s2o"
+
+    def name(self):
+        return "S2O SAR-to-optical"
+
+    def longName(self):  # noqa: N802
+        return f"S2O SAR-to-optical {__version__}"
+
+    def icon(self):
+        return QIcon(ICON_PATH)
+
+    def versionInfo(self):  # noqa: N802
+        return __version__
+
+    def loadAlgorithms(self):  # noqa: N802
+        from .algorithms import algorithm_classes
+
+        for cls in algorithm_classes():
+            self.addAlgorithm(cls())
