@@ -8,6 +8,7 @@ from qgis.PyQt.QtGui import QIcon
 from ._version import __version__
 
 ICON_PATH = str(Path(__file__).with_name("icon.svg"))
+OUTPUT_RASTER_EXTENSION = "tif"
 
 
 class S2OProvider(QgsProcessingProvider):
@@ -25,6 +26,13 @@ class S2OProvider(QgsProcessingProvider):
 
     def versionInfo(self):  # noqa: N802
         return __version__
+
+    def supportedOutputRasterLayerExtensions(self):  # noqa: N802
+        """The engine writes GeoTIFF only."""
+        return [OUTPUT_RASTER_EXTENSION]
+
+    def defaultRasterFileExtension(self):  # noqa: N802
+        return OUTPUT_RASTER_EXTENSION
 
     def loadAlgorithms(self):  # noqa: N802
         from .algorithms import algorithm_classes

@@ -3,4 +3,8 @@
 
 def algorithm_classes():
     """The algorithm classes the provider registers (imported lazily, inside QGIS)."""
-    return []
+    from .despeckle import DespeckleAlgorithm
+    from .evaluate import EvaluateAlgorithm
+    from .translate import TranslateAlgorithm
+
+    return [TranslateAlgorithm, DespeckleAlgorithm, EvaluateAlgorithm]

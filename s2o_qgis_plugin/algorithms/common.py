@@ -1,0 +1,137 @@
+"""What the s2o algorithms share: group, file-source check, engine-error mapping, RGB styling.
+
+Nothing here imports the engine, so the provider loads even when onnxruntime or rasterio are
+missing; the algorithms import the engine inside processAlgorithm, after ``deps.require``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from osgeo import gdal
+from qgis.core import (
+    QgsContrastEnhancement,
+    QgsMultiBandColorRenderer,
+    QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsRasterLayer,
+)
+
+from .. import deps
+
+GROUP = "SAR to optical"
+GROUP_ID = "sar_to_optical"
+GDAL_PROVIDER = "gdal"
+RGB_STRETCH = (0.0, 3000.0)  # reflectance x 10000 shown as full brightness (true colour)
+SAVE_AS_HINT = (
+    "save it as a GeoTIFF first (Raster > Conversion > Translate, or right-click the layer > "
+    "Export > Save As...) and run the algorithm on that file"
+)
+
+
+def gdal_file_source(layer: QgsRasterLayer, what: str = "input") -> str:
+    """The GDAL data source of ``layer``; QgsProcessingException for layers that only QGIS can
+    draw (web services such as WMS/XYZ, memory or virtual rasters) or that GDAL cannot open."""
+    if layer is None:
+        raise QgsProcessingException(f"The {what} layer is missing or not a raster layer.")
+    if layer.providerType() != GDAL_PROVIDER:
+        raise QgsProcessingException(
+            f"The {what} layer '{layer.name()}' comes from the '{layer.providerType()}' data "
+            f"provider (a web service, memory or virtual raster), which the s2o engine cannot "
+            f"read tile by tile: {SAVE_AS_HINT}."
+        )
+    source = layer.source()
+    with _gdal_quiet():
+        opened = gdal.OpenEx(source, gdal.OF_RASTER)
+    if opened is None:
+        raise QgsProcessingException(
+            f"GDAL cannot open the {what} layer '{layer.name()}' ({source}) as a file: "
+            f"{SAVE_AS_HINT}."
+        )
+    return source
+
+
+@contextlib.contextmanager
+def _gdal_quiet():
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
+
+
+@contextlib.contextmanager
+def engine_errors():
+    """Turn missing dependencies and engine errors into QgsProcessingException (same text)."""
+    try:
+        yield
+    except deps.MissingDependencyError as exc:
+        raise QgsProcessingException(f"S2O cannot run: {exc}") from exc
+    except Exception as exc:
+        from ..engine.errors import Cancelled, S2OError
+
+        if isinstance(exc, Cancelled):
+            raise QgsProcessingException(
+                "Cancelled by the user: nothing was written to the destination."
+            ) from exc
+        if isinstance(exc, S2OError):
+            raise QgsProcessingException(str(exc)) from exc
+        raise
+
+
+def engine_callbacks(feedback) -> dict:
+    """progress (percent), is_cancelled and log callbacks bound to a QgsProcessingFeedback."""
+    return {"progress": feedback.setProgress, "is_cancelled": feedback.isCanceled}
+
+
+def output_path(path: str) -> str:
+    """Absolute destination path; its folder must exist (QGIS creates temporary folders)."""
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise QgsProcessingException(f"The output folder {folder} does not exist.")
+    return path
+
+
+def apply_true_colour(layer: QgsRasterLayer, stretch=RGB_STRETCH) -> None:
+    """Render bands 1, 2, 3 as red, green, blue, each stretched linearly over ``stretch``."""
+    provider = layer.dataProvider()
+    renderer = QgsMultiBandColorRenderer(provider, 1, 2, 3)
+    lo, hi = stretch
+    for band, setter in (
+        (1, renderer.setRedContrastEnhancement),
+        (2, renderer.setGreenContrastEnhancement),
+        (3, renderer.setBlueContrastEnhancement),
+    ):
+        enhancement = QgsContrastEnhancement(provider.dataType(band))
+        enhancement.setMinimumValue(lo)
+        enhancement.setMaximumValue(hi)
+        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+        setter(enhancement)
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+
+
+class TrueColourStyle(QgsProcessingLayerPostProcessorInterface):
+    """Styles a translated layer as true colour once Processing has loaded it into the map."""
+
+    # QGIS calls the post-processor after processAlgorithm returned; keep the Python objects
+    # alive until then (one per destination, replaced when the destination is reused).
+    _alive: dict = {}
+
+    def __init__(self, stretch=RGB_STRETCH):
+        super().__init__()
+        self.stretch = stretch
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        if isinstance(layer, QgsRasterLayer) and layer.bandCount() >= 3:
+            apply_true_colour(layer, self.stretch)
+
+    @classmethod
+    def attach(cls, context, destination: str, stretch=RGB_STRETCH) -> None:
+        """Set the style on ``destination`` when the run loads it into the project."""
+        if context.willLoadLayerOnCompletion(destination):
+            style = cls(stretch)
+            cls._alive[destination] = style
+            context.layerToLoadOnCompletionDetails(destination).setPostProcessor(style)

@@ -1,0 +1,198 @@
+"""Processing algorithm s2o:evaluate -> engine.evaluate.evaluate_rasters."""
+
+from __future__ import annotations
+
+import html
+import math
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+
+from .. import deps
+from .common import GROUP, GROUP_ID, engine_callbacks, engine_errors, gdal_file_source
+
+PREDICTION = "PREDICTION"
+REFERENCE = "REFERENCE"
+PREDICTION_BANDS = "PREDICTION_BANDS"
+REFERENCE_BANDS = "REFERENCE_BANDS"
+STRETCH = "STRETCH"
+OUTPUT_HTML_FILE = "OUTPUT_HTML_FILE"
+PSNR = "PSNR"
+SSIM = "SSIM"
+N_PIXELS = "N_PIXELS"
+DEFAULT_STRETCH = 3000.0
+
+HELP = """<p>Scores a translated (or any RGB) raster against an optical reference image with the
+two measures of the S2O-NPDE paper: <b>PSNR</b> (peak signal-to-noise ratio, dB, higher is
+better, <i>inf</i> when the images are identical) and <b>SSIM</b> (structural similarity, 1 for
+identical images).</p>
+<p><b>Inputs</b>: the prediction (e.g. the output of <i>Translate SAR to optical</i>) and a
+reference, typically a Sentinel-2 L2A image of the same place and date. Both are read as
+reflectance x 10000 and turned into 8-bit images as
+<code>round(clip(value / stretch, 0, 1) * 255)</code> (stretch default 3000).</p>
+<p><b>Bands</b>: in red, green, blue order. Left empty they are found by band description
+(Red/Green/Blue or Sentinel-2 B04/B03/B02), else bands 1, 2, 3.</p>
+<p><b>Grids</b>: the scores are computed on the common extent, on the prediction's pixel grid;
+the reference is resampled (bilinear) when its CRS, resolution or alignment differ. Pixels
+that are nodata in either raster are left out, and so are SSIM windows (7 x 7) touching them.
+Both rasters need a CRS and must overlap. Large rasters are processed in strips.</p>
+<p><b>Outputs</b>: PSNR, SSIM and the number of pixels compared, plus an HTML report.</p>"""
+
+
+class EvaluateAlgorithm(QgsProcessingAlgorithm):
+    def name(self):
+        return "evaluate"
+
+    def displayName(self):  # noqa: N802
+        return self.tr("Evaluate against reference (PSNR, SSIM)")
+
+    def group(self):
+        return self.tr(GROUP)
+
+    def groupId(self):  # noqa: N802
+        return GROUP_ID
+
+    def shortHelpString(self):  # noqa: N802
+        return self.tr(HELP)
+
+    def tr(self, text):
+        return QCoreApplication.translate("S2O", text)
+
+    def createInstance(self):  # noqa: N802
+        return EvaluateAlgorithm()
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(PREDICTION, self.tr("Prediction (translated)"))
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(REFERENCE, self.tr("Reference optical raster"))
+        )
+        self.addParameter(
+            QgsProcessingParameterBand(
+                PREDICTION_BANDS,
+                self.tr("Prediction bands R, G, B (empty: by description, else 1, 2, 3)"),
+                parentLayerParameterName=PREDICTION,
+                optional=True,
+                allowMultiple=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterBand(
+                REFERENCE_BANDS,
+                self.tr("Reference bands R, G, B (empty: by description, else 1, 2, 3)"),
+                parentLayerParameterName=REFERENCE,
+                optional=True,
+                allowMultiple=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                STRETCH,
+                self.tr("Reflectance x 10000 shown as 255 (8-bit stretch)"),
+                QgsProcessingParameterNumber.Double,
+                defaultValue=DEFAULT_STRETCH,
+                minValue=1e-6,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                OUTPUT_HTML_FILE, self.tr("Report"), self.tr("HTML files (*.html)")
+            )
+        )
+        self.addOutput(QgsProcessingOutputNumber(PSNR, self.tr("PSNR (dB)")))
+        self.addOutput(QgsProcessingOutputNumber(SSIM, self.tr("SSIM")))
+        self.addOutput(QgsProcessingOutputNumber(N_PIXELS, self.tr("Pixels compared")))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        pred = self.parameterAsInts(parameters, PREDICTION_BANDS, context)
+        ref = self.parameterAsInts(parameters, REFERENCE_BANDS, context)
+        if pred and ref and len(pred) != len(ref):
+            return False, self.tr(
+                f"Choose as many prediction bands as reference bands (got {len(pred)} and "
+                f"{len(ref)})."
+            )
+        return super().checkParameterValues(parameters, context)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        pred = gdal_file_source(
+            self.parameterAsRasterLayer(parameters, PREDICTION, context), "prediction"
+        )
+        ref = gdal_file_source(
+            self.parameterAsRasterLayer(parameters, REFERENCE, context), "reference"
+        )
+        pred_bands = self.parameterAsInts(parameters, PREDICTION_BANDS, context) or None
+        ref_bands = self.parameterAsInts(parameters, REFERENCE_BANDS, context) or None
+        stretch = self.parameterAsDouble(parameters, STRETCH, context)
+        report = self.parameterAsFileOutput(parameters, OUTPUT_HTML_FILE, context)
+        with engine_errors():
+            deps.require("rasterio", "skimage")
+            from ..engine.evaluate import evaluate_rasters
+
+            result = evaluate_rasters(
+                pred,
+                ref,
+                pred_bands=pred_bands,
+                ref_bands=ref_bands,
+                stretch=stretch,
+                **engine_callbacks(feedback),
+            )
+        feedback.pushInfo(
+            f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.4f} over {result.n_pixels} pixels"
+        )
+        with open(report, "w", encoding="utf-8") as f:
+            f.write(report_html(result, pred, ref))
+        return {
+            PSNR: result.psnr,
+            SSIM: result.ssim,
+            N_PIXELS: result.n_pixels,
+            OUTPUT_HTML_FILE: report,
+        }
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "inf" if math.isinf(value) else ("n/a" if math.isnan(value) else f"{value:.{digits}f}")
+
+
+def report_html(result, pred: str, ref: str) -> str:
+    """A small self-contained HTML page with the scores and what they were computed on."""
+    esc = html.escape
+    rows = [
+        ("Prediction", esc(pred)),
+        ("Reference", esc(ref)),
+        ("PSNR (dB)", _fmt(result.psnr, 2)),
+        ("SSIM", _fmt(result.ssim, 4)),
+        ("MSE (8-bit)", _fmt(result.mse, 2)),
+        ("Pixels compared", str(result.n_pixels)),
+        ("Common grid", f"{result.width} x {result.height} px, {esc(result.crs)}"),
+        ("Extent", ", ".join(f"{v:.6g}" for v in result.bounds)),
+        ("Bands (prediction / reference)", f"{result.pred_bands} / {result.ref_bands}"),
+        ("8-bit stretch", f"round(clip(value / {result.stretch:g}, 0, 1) * 255)"),
+        ("Reference resampled", "yes (bilinear)" if result.resampled else "no (same grid)"),
+    ]
+    table = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    per_band = "\n".join(
+        f"<tr><td>{i + 1}</td><td>{_fmt(p, 2)}</td><td>{_fmt(s, 4)}</td></tr>"
+        for i, (p, s) in enumerate(zip(result.psnr_per_band, result.ssim_per_band, strict=True))
+    )
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>S2O evaluation</title>
+<style>table{{border-collapse:collapse}}th,td{{border:1px solid #999;padding:3px 8px;
+text-align:left}}</style></head><body>
+<h2>S2O evaluation against the reference</h2>
+<table>
+{table}
+</table>
+<h3>Per band</h3>
+<table><tr><th>Band</th><th>PSNR (dB)</th><th>SSIM</th></tr>
+{per_band}
+</table>
+</body></html>
+"""
