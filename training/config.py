@@ -1,0 +1,131 @@
+"""Training configuration: one dataclass, saved into every checkpoint, with CLI overrides.
+
+Every field is a command-line option of ``training/train.py`` (``--field-name VALUE``; booleans as
+``--flag`` / ``--no-flag``; pairs as ``--betas 0.5,0.999``). Defaults follow the paper (Sec. 4.1):
+Adam, lr 2e-4, betas (0.5, 0.999), batch 1, 200 epochs, linear decay to 0 from epoch 100, all loss
+weights 10 (Eq. 8). ``width`` (base channel count) defaults to 32 so that the model trains on a
+CPU; the 4 w = 128 channels of the residual blocks are half of CycleGAN's 256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import typing
+from dataclasses import MISSING, asdict, dataclass, fields
+
+SAR_BAND_NAMES = ("VV", "VH")
+
+
+@dataclass
+class TrainConfig:
+    # -- model --------------------------------------------------------------------------------
+    variant: str = "full"  # see training.nets.VARIANTS: base|tcd|pmd|tcd_grad|rk2_pmd|full|...
+    in_bands: str = "VV,VH"  # "VV,VH" or "VV"
+    width: int = 32  # base channels w; residual blocks use 4 w channels at 1/4 resolution
+    pmd_eps: float = 1e-6  # epsilon of the PMD head's division, Eq. (7)
+    # -- data ---------------------------------------------------------------------------------
+    data_kind: str = "paired"  # paired | sen12 | bigearthnet | sen12ms (training.data)
+    data_root: str = "data/ben"
+    train_split: str = "train"
+    crop: int = 0  # random crop size in px (0: whole samples, as in the paper)
+    augment: bool = True  # random flips/rotations from the dataset
+    # dB -> [-1, 1] per band, (low, high) pairs in SAR_BAND_NAMES order: VV then VH
+    sar_db_range: tuple[float, ...] = (-25.0, 0.0, -32.5, 0.0)
+    optical_dn_range: tuple[float, float] = (0.0, 3000.0)  # S2 reflectance x 10000 -> [-1, 1]
+    num_workers: int = 0
+    # -- optimisation -------------------------------------------------------------------------
+    batch_size: int = 1
+    epochs: int = 200
+    decay_start_epoch: int = 100  # lr decays linearly to 0 from this epoch to the end
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    pool_size: int = 50  # image pools of generated images shown to the discriminators
+    # -- losses, Eq. (8) ----------------------------------------------------------------------
+    gan_weight: float = 1.0
+    lambda_pix: float = 10.0
+    lambda_per: float = 10.0
+    lambda_cyc: float = 10.0
+    lambda_pde: float = 10.0
+    vgg_weights: str = ""  # torchvision's vgg19-dcbb9e9d.pth (else: the torch hub cache)
+    # -- run ----------------------------------------------------------------------------------
+    seed: int = 0
+    out_dir: str = "runs/s2o"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = False  # mixed precision (CUDA only)
+    max_steps: int = 0  # stop after this many optimisation steps (0: no cap)
+    log_every: int = 10  # steps between rows of the loss CSV
+    save_every: int = 500  # steps between checkpoints (also saved at every epoch end)
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        return tuple(b.strip() for b in self.in_bands.split(",") if b.strip())
+
+    @property
+    def db_ranges(self) -> dict[str, tuple[float, float]]:
+        """{band: (low dB, high dB)} for the input bands."""
+        lows, highs = self.sar_db_range[0::2], self.sar_db_range[1::2]
+        pairs = dict(zip(SAR_BAND_NAMES, zip(lows, highs, strict=True), strict=True))
+        return {band: pairs[band] for band in self.bands}
+
+    def validate(self) -> TrainConfig:
+        """Raise ValueError on the first inconsistent field; return self otherwise."""
+        if self.bands not in (("VV",), ("VV", "VH")):
+            raise ValueError(f"in_bands must be 'VV,VH' or 'VV', got {self.in_bands!r}")
+        if len(self.sar_db_range) != 2 * len(SAR_BAND_NAMES):
+            raise ValueError("sar_db_range needs 4 numbers: VV low, VV high, VH low, VH high")
+        for name, (lo, hi) in [*self.db_ranges.items(), ("optical", self.optical_dn_range)]:
+            if not lo < hi:
+                raise ValueError(f"range of {name} must be (low, high), got ({lo}, {hi})")
+        if not 0 <= self.decay_start_epoch <= self.epochs:
+            raise ValueError("decay_start_epoch must lie in [0, epochs]")
+        if self.batch_size < 1 or self.width < 1 or self.epochs < 1:
+            raise ValueError("batch_size, width and epochs must be positive")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Rebuild from ``to_dict`` (e.g. a checkpoint's); unknown keys are an error."""
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        values = {k: tuple(v) if _is_tuple(hints[k]) else v for k, v in data.items()}
+        return cls(**values)
+
+
+def _is_tuple(tp) -> bool:
+    return typing.get_origin(tp) is tuple
+
+
+def _tuple_parser(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(","))
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field. Options default to SUPPRESS, so the parsed namespace
+    holds only the options given (overrides of the defaults or of a resumed checkpoint)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        tp = hints[f.name]
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS}
+        if tp is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif _is_tuple(tp):
+            kwargs.update(type=_tuple_parser, metavar="A,B")
+        else:
+            kwargs["type"] = tp
+        parser.add_argument(flag, help=f"(default: {default})", **kwargs)
+
+
+def config_from_namespace(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
+    """``base`` (default: TrainConfig()) with the fields given in ``args`` replaced."""
+    values = (base or TrainConfig()).to_dict()
+    names = {f.name for f in fields(TrainConfig)}
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    return TrainConfig.from_dict(values).validate()

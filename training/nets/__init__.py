@@ -1,0 +1,111 @@
+"""Networks of S2O-NPDE and its baselines, built from a config by a small factory.
+
+``VARIANTS`` maps a variant name (``cfg.variant``) to its architecture (paper Table 2, plus the
+two classic baselines of Table 1 in the same framework):
+
+  variant    generator  blocks          branch (side output)   cycle   PDE loss
+  base       S2O        3 residual      -                      yes     no
+  tcd        S2O        3 TCD           -                      yes     no
+  pmd        S2O        3 residual      PMD module             yes     yes
+  tcd_grad   S2O        3 TCD           gradient branch        yes     yes (phi = gradient head)
+  rk2_pmd    S2O        3 RK2 (Heun)    PMD module             yes     yes
+  full       S2O        3 TCD           PMD module             yes     yes   (S2O-NPDE)
+  pix2pix    U-Net      -               -                      no      no    (conditional D)
+  cyclegan   S2O        9 residual      -                      yes     no    (ResNet generator)
+
+The PDE loss (Eq. 9) needs a head phi and a side output, so it applies exactly to the variants
+with a branch. The reverse generator (optical -> SAR, cycle variants only) is the Base
+architecture (3 plain residual blocks, no branch); for ``cyclegan`` it is the same 9-block ResNet
+generator as the forward one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from torch import nn
+
+from training.nets.discriminator import PatchDiscriminator
+from training.nets.generator import S2OGenerator, UNetGenerator
+from training.nets.receptive import receptive_field_radius
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
+
+__all__ = [
+    "VARIANTS",
+    "VariantSpec",
+    "build_discriminator",
+    "build_generator",
+    "build_reverse_generator",
+    "receptive_field_radius",
+    "PatchDiscriminator",
+    "S2OGenerator",
+    "UNetGenerator",
+]
+
+OPTICAL_BANDS = 3
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    generator: str  # "s2o" or "unet"
+    block: str = "residual"
+    n_blocks: int = 3
+    branch: str | None = None
+    cycle: bool = True
+    reverse: str = "base"  # the variant whose architecture the optical -> SAR generator uses
+
+    @property
+    def pde_loss(self) -> bool:
+        return self.branch is not None
+
+    @property
+    def conditional_discriminator(self) -> bool:
+        """pix2pix judges (SAR, optical) pairs; the cycle variants judge images alone."""
+        return not self.cycle
+
+
+VARIANTS: dict[str, VariantSpec] = {
+    "base": VariantSpec("s2o", "residual"),
+    "tcd": VariantSpec("s2o", "tcd"),
+    "pmd": VariantSpec("s2o", "residual", branch="pmd"),
+    "tcd_grad": VariantSpec("s2o", "tcd", branch="grad"),
+    "rk2_pmd": VariantSpec("s2o", "rk2", branch="pmd"),
+    "full": VariantSpec("s2o", "tcd", branch="pmd"),
+    "pix2pix": VariantSpec("unet", cycle=False),
+    "cyclegan": VariantSpec("s2o", "residual", n_blocks=9, reverse="cyclegan"),
+}
+
+
+def variant_spec(name: str) -> VariantSpec:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}") from None
+
+
+def _generator(spec: VariantSpec, in_ch: int, out_ch: int, width: int, eps: float) -> nn.Module:
+    if spec.generator == "unet":
+        return UNetGenerator(in_ch, out_ch, width)
+    return S2OGenerator(in_ch, out_ch, width, spec.block, spec.n_blocks, spec.branch, eps)
+
+
+def build_generator(cfg: TrainConfig) -> nn.Module:
+    """The SAR -> optical generator of ``cfg.variant``: (B, n_bands, H, W) -> (B, 3, H, W) in
+    [-1, 1]; ``forward(x, return_pmd=True)`` gives ``(optical, pmd_image or None)``. H and W must
+    be multiples of ``generator.size_multiple``."""
+    spec = variant_spec(cfg.variant)
+    return _generator(spec, len(cfg.bands), OPTICAL_BANDS, cfg.width, cfg.pmd_eps)
+
+
+def build_reverse_generator(cfg: TrainConfig) -> nn.Module:
+    """The optical -> SAR generator of the cycle (see the module docstring)."""
+    spec = variant_spec(cfg.variant)
+    return _generator(VARIANTS[spec.reverse], OPTICAL_BANDS, len(cfg.bands), cfg.width, cfg.pmd_eps)
+
+
+def build_discriminator(in_channels: int, cfg: TrainConfig) -> PatchDiscriminator:
+    """PatchGAN with ndf = 2 * width (64 at width 32, the pix2pix/CycleGAN default)."""
+    return PatchDiscriminator(in_channels, ndf=2 * cfg.width)
