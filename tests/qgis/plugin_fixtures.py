@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -58,11 +60,19 @@ def rgb_4326(path, *, width=67, height=45, seed=1, nodata=0) -> str:
     return write_raster(path, data, nodata=nodata, descriptions=["Red", "Green", "Blue"])
 
 
-def bigearthnet_files(kind: str) -> list[Path]:
-    """Real BigEarthNet GeoTIFF fixtures of ``kind`` ("s1" or "s2"), sorted; [] when absent."""
-    if not BIGEARTHNET.is_dir():
-        return []
-    return sorted(p for p in BIGEARTHNET.rglob("*.tif") if kind in p.name.lower())
+def bigearthnet(kind: str, tmp_path, name: str | None = None) -> str:
+    """A copy (in ``tmp_path``, so QGIS writes nothing beside the committed files) of a real
+    BigEarthNet fixture: ``kind`` "s1" or "s2" and a patch id, or "s1_mosaic" / "s2_mosaic"."""
+    src = BIGEARTHNET / f"{kind}.tif" if name is None else BIGEARTHNET / kind / f"{name}.tif"
+    dst = Path(tmp_path) / f"{kind}_{name or 'scene'}.tif"
+    shutil.copyfile(src, dst)
+    return str(dst)
+
+
+def patch_ids() -> list[str]:
+    """The BigEarthNet fixture ids of the held-out test split (and the others after them)."""
+    splits = json.loads((BIGEARTHNET / "splits.json").read_text())
+    return list(splits["test"]) + list(splits["val"]) + list(splits["train"])
 
 
 def grid(path) -> tuple:
