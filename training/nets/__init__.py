@@ -34,12 +34,14 @@ if TYPE_CHECKING:
     from training.config import TrainConfig
 
 __all__ = [
+    "OPTICAL_BANDS",
     "VARIANTS",
     "VariantSpec",
     "build_discriminator",
     "build_generator",
     "build_reverse_generator",
     "receptive_field_radius",
+    "variant_spec",
     "PatchDiscriminator",
     "S2OGenerator",
     "UNetGenerator",
