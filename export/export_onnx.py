@@ -1,0 +1,252 @@
+"""Export the SAR -> optical generator of a training checkpoint to a self-describing ONNX file.
+
+    python export/export_onnx.py CKPT OUT.onnx [--fp16] [--real-input S1.tif] [--metrics M.json]
+
+1. load the checkpoint (config + generator, eval mode); the PMD side output is dropped;
+2. export with dynamic batch, height and width (opset 18), fixed PDE kernels as constants;
+3. write the s2o metadata through the contract module the engine reads
+   (s2o_qgis_plugin/engine/metadata.py): bands and dB ranges, output scaling, size multiple,
+   halo = the measured receptive-field radius, training data, licence, metrics;
+4. onnx.checker, then a parity check: onnxruntime (loaded through the engine, so the file also
+   passes the engine's validation) against torch on random input and, when given, a real
+   Sentinel-1 GeoTIFF. fp32 must agree within 1e-4 (max abs difference); fp16 within 2e-2.
+Prints the file's size, its metadata and the parity figures; exits 1 when parity fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from s2o_qgis_plugin.engine.metadata import ModelMetadata, write_to_onnx_model  # noqa: E402
+from s2o_qgis_plugin.engine.radiometry import db_to_network  # noqa: E402
+from training.cyclegan import load_checkpoint  # noqa: E402
+from training.nets.receptive import receptive_field_radius  # noqa: E402
+
+OPSET = 18
+TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
+BEN_CREDIT = "Contains modified Copernicus Sentinel data"
+
+
+class OpticalOnly(nn.Module):
+    """The generator's SAR -> optical path alone (no PMD side output)."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, sar):
+        return self.generator(sar)
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    size_bytes: int
+    meta: ModelMetadata
+    parity: dict  # name -> max abs difference
+    tolerance: float
+    providers: list
+
+    @property
+    def ok(self) -> bool:
+        return all(v <= self.tolerance for v in self.parity.values())
+
+    def text(self) -> str:
+        lines = [
+            f"exported {self.path} ({self.size_bytes / 1e6:.2f} MB)",
+            f"metadata: {self.meta.to_json()}",
+            f"onnxruntime providers: {self.providers}",
+        ]
+        for name, diff in self.parity.items():
+            lines.append(
+                f"parity {name}: max |onnx - torch| = {diff:.2e} (tolerance {self.tolerance:g})"
+            )
+        lines.append("parity OK" if self.ok else "PARITY FAILED")
+        return "\n".join(lines)
+
+
+def build_metadata(cfg, generator, *, name, version, training_data, licence, credit, metrics):
+    bands = list(cfg.bands)
+    return ModelMetadata(
+        name=name,
+        version=version,
+        architecture=cfg.variant,
+        input_bands=bands,
+        input_db_range=[list(cfg.db_ranges[b]) for b in bands],
+        output_value_range=[-1.0, 1.0],
+        output_dn_range=[float(v) for v in cfg.optical_dn_range],
+        size_multiple=int(generator.size_multiple),
+        halo=int(receptive_field_radius(generator)),
+        training_data=training_data,
+        licence=licence,
+        credit=credit,
+        metrics=metrics,
+        description=(
+            f"S2O-NPDE ({cfg.variant}) generator, width {cfg.width}, SAR ({'+'.join(bands)}, dB) "
+            "to Sentinel-2-like true colour (reflectance x 10000)"
+        ),
+    ).validate()
+
+
+def export_graph(module: nn.Module, in_channels: int, path: Path, meta: ModelMetadata) -> None:
+    """torch -> ONNX with dynamic batch/height/width (TorchScript exporter: it keeps the fixed
+    PDE kernels as initialisers and handles the strided convolutions' symbolic sizes plainly)."""
+    dummy = torch.zeros(1, in_channels, 64, 64)
+    torch.onnx.export(
+        module,
+        (dummy,),
+        str(path),
+        input_names=[meta.input_name],
+        output_names=[meta.output_name],
+        dynamic_axes={
+            meta.input_name: {0: "batch", 2: "height", 3: "width"},
+            meta.output_name: {0: "batch", 2: "height", 3: "width"},
+        },
+        opset_version=OPSET,
+        do_constant_folding=True,
+        dynamo=False,
+    )
+
+
+def to_fp16(model_proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Weights and activations in float16, float32 input/output (onnxruntime's converter)."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    from onnxruntime.transformers.onnx_model import OnnxModel
+
+    converted = OnnxModel(convert_float_to_float16(model_proto, keep_io_types=True))
+    converted.topological_sort()  # the converter appends its input casts at the graph's end
+    return converted.model
+
+
+def real_input(path: Path, meta: ModelMetadata) -> np.ndarray:
+    """A real Sentinel-1 GeoTIFF (dB bands named VV/VH) -> network input, cropped to the multiple."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        names = [d or "" for d in src.descriptions]
+        idx = [names.index(b) + 1 if b in names else i + 1 for i, b in enumerate(meta.input_bands)]
+        db = src.read(idx).astype(np.float32)
+    db = np.where(np.isfinite(db), db, np.array(meta.input_db_range)[:, :1, None])
+    x = db_to_network(db, meta.input_db_range)
+    m = meta.size_multiple
+    h, w = x.shape[1] // m * m, x.shape[2] // m * m
+    return x[None, :, :h, :w]
+
+
+def parity(module: nn.Module, model_path: Path, inputs: dict) -> tuple[dict, list]:
+    from s2o_qgis_plugin.engine.model import S2OModel
+
+    engine_model = S2OModel.load(model_path, device="cpu")
+    diffs = {}
+    for name, x in inputs.items():
+        with torch.no_grad():
+            expected = module(torch.from_numpy(x)).numpy()
+        got = engine_model.run(x)
+        diffs[name] = float(np.abs(got - expected).max())
+    return diffs, engine_model.providers
+
+
+def export(
+    checkpoint: Path,
+    out: Path,
+    *,
+    fp16: bool = False,
+    real: Path | None = None,
+    name: str = "s2o-npde",
+    version: str = "0.1.0",
+    training_data: str = "",
+    licence: str = "",
+    credit: str = BEN_CREDIT,
+    metrics: dict | None = None,
+) -> ExportReport:
+    try:
+        cfg, generator = load_checkpoint(checkpoint)
+    except Exception as exc:  # torch.load's unpickling errors vary; name the file and the cause
+        raise ValueError(f"{checkpoint} is not an s2o training checkpoint: {exc}") from exc
+    module = OpticalOnly(generator).eval()
+    meta = build_metadata(
+        cfg,
+        generator,
+        name=name,
+        version=version,
+        training_data=training_data,
+        licence=licence,
+        credit=credit,
+        metrics=metrics or {},
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        export_graph(module, generator.in_channels, raw, meta)
+        proto = onnx.load(str(raw))
+    if fp16:
+        proto = to_fp16(proto)
+    write_to_onnx_model(proto, meta)
+    proto.producer_name = "s2o export_onnx"
+    onnx.checker.check_model(proto, full_check=True)
+    tmp_out = out.with_name(out.name + ".tmp")
+    onnx.save(proto, str(tmp_out))
+    tmp_out.replace(out)
+
+    rng = np.random.default_rng(0)
+    c = generator.in_channels
+    inputs = {
+        f"random 2x{c}x64x96": rng.uniform(-1, 1, (2, c, 64, 96)).astype(np.float32),
+        f"random 1x{c}x36x52": rng.uniform(-1, 1, (1, c, 36, 52)).astype(np.float32),
+    }
+    if real is not None:
+        inputs[f"real {real.name}"] = real_input(real, meta)
+    diffs, providers = parity(module, out, inputs)
+    return ExportReport(
+        out, out.stat().st_size, meta, diffs, TOLERANCE["fp16" if fp16 else "fp32"], providers
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--fp16", action="store_true", help="float16 weights (float32 I/O)")
+    parser.add_argument(
+        "--real-input", type=Path, help="a Sentinel-1 dB GeoTIFF for the parity check"
+    )
+    parser.add_argument("--name", default="s2o-npde")
+    parser.add_argument("--version", default="0.1.0")
+    parser.add_argument("--training-data", default="")
+    parser.add_argument("--licence", default="")
+    parser.add_argument("--credit", default=BEN_CREDIT)
+    parser.add_argument("--metrics", type=Path, help="JSON file of metrics to embed")
+    args = parser.parse_args(argv)
+    metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
+    report = export(
+        args.checkpoint,
+        args.out,
+        fp16=args.fp16,
+        real=args.real_input,
+        name=args.name,
+        version=args.version,
+        training_data=args.training_data,
+        licence=args.licence,
+        credit=args.credit,
+        metrics=metrics,
+    )
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Export: checkpoint -> ONNX with the s2o metadata, checked, and at parity with torch."""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from export.export_onnx import export, main
+from s2o_qgis_plugin.engine.metadata import METADATA_KEY, ModelMetadata
+from s2o_qgis_plugin.engine.model import S2OModel
+from training.config import TrainConfig
+from training.cyclegan import CKPT_FORMAT, S2OCycleGAN, save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL_S1 = sorted((ROOT / "tests/data/bigearthnet/s1").glob("*.tif"))[0]
+
+
+def make_checkpoint(path: Path, **overrides) -> TrainConfig:
+    cfg = TrainConfig(width=8, lambda_per=0.0, **overrides).validate()
+    model = S2OCycleGAN(cfg)
+    save_checkpoint(
+        path, {"format": CKPT_FORMAT, "config": cfg.to_dict(), "model": model.state_dict()}
+    )
+    return cfg
+
+
+@pytest.mark.parametrize("bands", ["VV,VH", "VV"])
+def test_export_full_model_parity_and_metadata(tmp_path, bands):
+    cfg = make_checkpoint(tmp_path / "ckpt.pt", in_bands=bands)
+    out = tmp_path / "model.onnx"
+    report = export(tmp_path / "ckpt.pt", out, real=REAL_S1, training_data="unit test")
+    assert report.ok, report.text()
+    assert set(report.parity) >= {f"real {REAL_S1.name}"}
+    assert max(report.parity.values()) <= 1e-4
+
+    proto = onnx.load(str(out))
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.opset_import[0].version >= 17
+    props = {p.key: p.value for p in proto.metadata_props}
+    meta = ModelMetadata.from_json(props[METADATA_KEY])
+    assert meta.input_bands == cfg.in_bands.split(",")
+    assert meta.size_multiple == 4
+    assert meta.halo > 20  # three residual blocks at 1/4 resolution: a wide field
+    assert meta.credit == "Contains modified Copernicus Sentinel data"
+    # dynamic batch/height/width; one input (the fixed PDE kernels are constants, not inputs)
+    (inp,) = proto.graph.input
+    dims = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
+    assert dims[1] == len(meta.input_bands) and all(
+        isinstance(d, str) for d in (dims[0], *dims[2:])
+    )
+
+    engine = S2OModel.load(out, device="cpu")
+    y = engine.run(np.zeros((3, len(meta.input_bands), 20, 28), np.float32))
+    assert y.shape == (3, 3, 20, 28) and np.all(np.abs(y) <= 1)
+
+
+def test_export_fp16_is_smaller_and_close(tmp_path, capsys):
+    make_checkpoint(tmp_path / "ckpt.pt", variant="base")
+    fp32, fp16 = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    assert main([str(tmp_path / "ckpt.pt"), str(fp32)]) == 0
+    assert main([str(tmp_path / "ckpt.pt"), str(fp16), "--fp16"]) == 0
+    printed = capsys.readouterr().out
+    assert "parity OK" in printed and "MB)" in printed
+    assert fp16.stat().st_size < 0.7 * fp32.stat().st_size
+
+
+def test_export_refuses_non_checkpoint(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not an s2o training checkpoint"):
+        export(bad, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
