@@ -133,7 +133,7 @@ def to_fp16(model_proto: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def real_input(path: Path, meta: ModelMetadata) -> np.ndarray:
-    """A real Sentinel-1 GeoTIFF (dB bands named VV/VH) -> network input, cropped to the multiple."""
+    """A real Sentinel-1 GeoTIFF (dB bands named VV/VH) -> network input, cut to the multiple."""
     import rasterio
 
     with rasterio.open(path) as src:
