@@ -36,7 +36,7 @@ class TrainConfig:
     # -- optimisation -------------------------------------------------------------------------
     batch_size: int = 1
     epochs: int = 200
-    decay_start_epoch: int = 100  # lr decays linearly to 0 from this epoch to the end
+    decay_start_epoch: int = 100  # lr decays linearly to 0 from this epoch to the end (if < epochs)
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     pool_size: int = 50  # image pools of generated images shown to the discriminators
@@ -76,8 +76,8 @@ class TrainConfig:
         for name, (lo, hi) in [*self.db_ranges.items(), ("optical", self.optical_dn_range)]:
             if not lo < hi:
                 raise ValueError(f"range of {name} must be (low, high), got ({lo}, {hi})")
-        if not 0 <= self.decay_start_epoch <= self.epochs:
-            raise ValueError("decay_start_epoch must lie in [0, epochs]")
+        if self.decay_start_epoch < 0:
+            raise ValueError("decay_start_epoch must be >= 0 (>= epochs: no decay)")
         if self.batch_size < 1 or self.width < 1 or self.epochs < 1:
             raise ValueError("batch_size, width and epochs must be positive")
         return self
