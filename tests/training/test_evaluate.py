@@ -1,0 +1,85 @@
+"""training/evaluate.py: the 8-bit mapping, PSNR/SSIM, padding, floors, table and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.config import TrainConfig
+from training.cyclegan import CKPT_FORMAT, S2OCycleGAN, save_checkpoint
+from training.data import make_dataset
+from training.evaluate import FLOOR_MEAN, FLOOR_VV, main, scores, to_uint8_rgb, translate
+from training.nets import build_generator
+
+torch.set_num_threads(1)
+BEN = Path(__file__).resolve().parents[1] / "data" / "bigearthnet"
+DN = (0.0, 3000.0)
+
+
+def test_network_values_to_8bit():
+    y = torch.tensor([-1.0, 0.0, 1.0, 2.0]).view(1, 1, 4).expand(3, 1, 4)
+    assert to_uint8_rgb(y, DN)[0, :, 0].tolist() == [0.0, 128.0, 255.0, 255.0]
+    # a model trained on a wider reflectance range is still scored on reflectance / 3000
+    assert to_uint8_rgb(torch.zeros(3, 1, 1), (0.0, 6000.0))[0, 0, 0] == 255.0
+
+
+def test_scores_match_the_psnr_formula():
+    ref = torch.full((3, 16, 16), -1.0)
+    pred = ref + 2 * 10 / 255  # 10 grey levels brighter everywhere
+    psnr, ssim = scores(pred, ref, DN)
+    assert psnr == pytest.approx(10 * math.log10(255**2 / 10**2))
+    assert ssim < 1.0
+    psnr, ssim = scores(ref, ref, DN)
+    assert math.isinf(psnr) and ssim == 1.0
+
+
+def test_translate_pads_to_the_stride_and_crops_back():
+    gen = build_generator(TrainConfig(width=4, in_bands="VV")).eval()
+    sar = torch.rand(1, 30, 34) * 2 - 1
+    out = translate(gen, sar)
+    assert out.shape == (3, 30, 34)
+    padded = torch.nn.functional.pad(sar[None], (0, 2, 0, 2), mode="reflect")
+    with torch.no_grad():
+        torch.testing.assert_close(out, gen(padded)[0, :, :30, :34])
+
+
+def test_table_json_and_floors(tmp_path, capsys):
+    cfg = TrainConfig(variant="base", width=4, lambda_per=0.0)
+    ckpt = tmp_path / "base" / "checkpoint.pt"
+    model = S2OCycleGAN(cfg)
+    save_checkpoint(
+        ckpt, {"format": CKPT_FORMAT, "config": cfg.to_dict(), "model": model.state_dict()}
+    )
+    out_json = tmp_path / "scores.json"
+    rows = main([str(ckpt), "--data-root", str(BEN), "--split", "val", "--floors",
+                 "--names", "random base", "--json", str(out_json)])  # fmt: skip
+    table = capsys.readouterr().out
+    assert [r.name for r in rows] == ["random base", FLOOR_MEAN, FLOOR_VV]
+    assert table.splitlines()[0].startswith("| model (val) | PSNR (dB) | SSIM |")
+    assert all(f"| {name} |" in table for name in ("random base", FLOOR_MEAN, FLOOR_VV))
+    saved = json.loads(out_json.read_text())
+    assert [r["name"] for r in saved["rows"]] == [r.name for r in rows]
+    val = make_dataset("paired", BEN, "val", in_bands=("VV",))
+    assert all(r.n_images == len(val) == len(r.per_image) for r in rows)
+    # the VV floor of the first image, recomputed by hand
+    sample = val[0]
+    grey = sample["sar"][:1].expand(3, -1, -1)
+    p8 = np.round(np.clip((grey.numpy() + 1) / 2, 0, 1) * 255)
+    r8 = np.round(np.clip((sample["optical"].numpy() + 1) / 2, 0, 1) * 255)
+    mse = float(np.mean((p8 - r8) ** 2))
+    assert rows[2].per_image[sample["id"]]["psnr"] == pytest.approx(10 * math.log10(255**2 / mse))
+    # the mean-colour floor predicts one colour: the training split's mean
+    train = make_dataset("paired", BEN, "train", in_bands=("VV",))
+    mean = torch.stack([train[i]["optical"].mean(dim=(1, 2)) for i in range(len(train))]).mean(0)
+    psnr, _ = scores(mean.view(3, 1, 1).expand_as(sample["optical"]), sample["optical"], DN)
+    assert rows[1].per_image[sample["id"]]["psnr"] == pytest.approx(psnr, abs=1e-6)
+
+
+def test_evaluate_needs_something_to_score():
+    with pytest.raises(SystemExit):
+        main(["--data-root", str(BEN)])

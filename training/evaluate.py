@@ -1,0 +1,212 @@
+"""PSNR and SSIM of trained generators on a data split, as a markdown table (and JSON).
+
+    python training/evaluate.py runs/full/checkpoint.pt runs/base/checkpoint.pt \\
+        --data-root data/ben --split test --floors --json results.json
+
+Scores are computed per image and averaged over the split, on 8-bit true-colour images made
+the way the plugin's evaluation makes them (s2o_qgis_plugin/engine/evaluate.py):
+
+    dn = network_to_dn(y, (-1, 1), optical_dn_range)   reflectance x 10000
+    v8 = round(clip(dn / 3000, 0, 1) * 255)
+    PSNR = skimage.metrics.peak_signal_noise_ratio(ref8, pred8, data_range=255)
+    SSIM = skimage.metrics.structural_similarity(ref8, pred8, data_range=255, channel_axis=-1)
+
+for the prediction and for the reference optical image of the dataset alike. Whole images are
+translated; sizes that are not multiples of the generator's stride are reflect-padded and the
+output cropped back.
+
+Floors (``--floors``): two rows any model must beat,
+  * "floor: mean colour": every pixel the mean RGB of the training split;
+  * "floor: VV as grey": the VV band, scaled to [-1, 1], as a grey image.
+"""
+
+# ruff: noqa: E402  (imports follow the sys.path set-up for plain-script runs)
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a plain script: python training/evaluate.py
+    sys.path.insert(0, str(ROOT))
+
+import argparse
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from s2o_qgis_plugin.engine.evaluate import DATA_RANGE, DEFAULT_STRETCH, to_8bit
+from s2o_qgis_plugin.engine.radiometry import network_to_dn
+from training.config import TrainConfig
+from training.cyclegan import load_checkpoint
+from training.data import make_dataset
+
+NETWORK_RANGE = (-1.0, 1.0)
+FLOOR_MEAN = "floor: mean colour"
+FLOOR_VV = "floor: VV as grey"
+
+
+@dataclass
+class Row:
+    name: str
+    psnr: float
+    ssim: float
+    n_images: int
+    source: str = ""  # checkpoint path, or how a floor is made
+    per_image: dict = field(default_factory=dict)  # id -> {"psnr", "ssim"}
+
+
+def to_uint8_rgb(y: torch.Tensor, dn_range) -> np.ndarray:
+    """(3, H, W) network output in [-1, 1] -> (H, W, 3) 8-bit values (float64, exact)."""
+    dn = network_to_dn(y.detach().float().cpu().numpy(), NETWORK_RANGE, dn_range)
+    return to_8bit(dn, DEFAULT_STRETCH).transpose(1, 2, 0)
+
+
+def scores(pred: torch.Tensor, ref: torch.Tensor, dn_range) -> tuple[float, float]:
+    """(PSNR in dB, SSIM) of one (3, H, W) prediction against its reference, both in [-1, 1]."""
+    p8, r8 = to_uint8_rgb(pred, dn_range), to_uint8_rgb(ref, dn_range)
+    with np.errstate(divide="ignore"):  # identical images: PSNR = inf, reported as such
+        psnr = peak_signal_noise_ratio(r8, p8, data_range=DATA_RANGE)
+    ssim = structural_similarity(r8, p8, data_range=DATA_RANGE, channel_axis=-1)
+    return float(psnr), float(ssim)
+
+
+def translate(generator: torch.nn.Module, sar: torch.Tensor) -> torch.Tensor:
+    """Generator output for a (C, H, W) image of any size: reflect-pad to the stride, crop back."""
+    m = generator.size_multiple
+    h, w = sar.shape[-2:]
+    pad_h, pad_w = -h % m, -w % m
+    x = F.pad(sar[None], (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else sar[None]
+    with torch.no_grad():
+        return generator(x)[0, :, :h, :w]
+
+
+def score_predictions(name: str, source: str, dataset, predict: Callable, dn_range) -> Row:
+    """Average PSNR/SSIM of ``predict(sample) -> (3, H, W)`` over the dataset."""
+    per_image = {}
+    for i in range(len(dataset)):
+        sample = dataset[i]
+        psnr, ssim = scores(predict(sample), sample["optical"], dn_range)
+        per_image[sample["id"]] = {"psnr": psnr, "ssim": ssim}
+    values = list(per_image.values())
+    return Row(
+        name,
+        float(np.mean([v["psnr"] for v in values])),
+        float(np.mean([v["ssim"] for v in values])),
+        len(values),
+        source,
+        per_image,
+    )
+
+
+def dataset_for(cfg: TrainConfig, data_kind: str, data_root: str, split: str, bands=None):
+    return make_dataset(
+        data_kind,
+        data_root,
+        split,
+        in_bands=bands or cfg.bands,
+        crop=None,
+        augment=False,
+        sar_db_range=cfg.sar_db_range,
+        optical_dn_range=cfg.optical_dn_range,
+    )
+
+
+def evaluate_checkpoint(path, data_kind, data_root, split, device, name=None) -> Row:
+    cfg, generator = load_checkpoint(path)
+    generator.to(device)
+    dataset = dataset_for(cfg, data_kind or cfg.data_kind, data_root, split)
+    return score_predictions(
+        name or f"{Path(path).parent.name}/{Path(path).stem} ({cfg.variant})",
+        str(path),
+        dataset,
+        lambda s: translate(generator, s["sar"].to(device)).cpu(),
+        cfg.optical_dn_range,
+    )
+
+
+def floor_rows(cfg: TrainConfig, data_kind: str, data_root: str, split: str) -> list[Row]:
+    """The mean-colour and VV-as-grey floors (see the module docstring)."""
+    train = dataset_for(cfg, data_kind, data_root, "train", bands=("VV",))
+    sums, count = torch.zeros(3, dtype=torch.float64), 0
+    for i in range(len(train)):
+        optical = train[i]["optical"].double()
+        sums += optical.sum(dim=(1, 2))
+        count += optical[0].numel()
+    mean = (sums / count).float()
+    test = dataset_for(cfg, data_kind, data_root, split, bands=("VV",))
+    mean_row = score_predictions(
+        FLOOR_MEAN,
+        f"mean RGB of the {len(train)} training images",
+        test,
+        lambda s: mean.view(3, 1, 1).expand_as(s["optical"]),
+        cfg.optical_dn_range,
+    )
+    grey_row = score_predictions(
+        FLOOR_VV,
+        "VV band in [-1, 1] as R = G = B",
+        test,
+        lambda s: s["sar"][:1].expand(3, -1, -1),
+        cfg.optical_dn_range,
+    )
+    return [mean_row, grey_row]
+
+
+def markdown_table(rows: list[Row], split: str) -> str:
+    lines = [f"| model ({split}) | PSNR (dB) | SSIM | images |", "| --- | ---: | ---: | ---: |"]
+    for r in rows:
+        psnr = "inf" if math.isinf(r.psnr) else f"{r.psnr:.2f}"
+        lines.append(f"| {r.name} | {psnr} | {r.ssim:.4f} | {r.n_images} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoints", nargs="*", help="checkpoints written by train.py")
+    parser.add_argument("--data-root", required=True, help="dataset root (e.g. data/ben)")
+    parser.add_argument("--data-kind", help="dataset kind (default: each checkpoint's)")
+    parser.add_argument("--split", default="test", help="split to score (default: test)")
+    parser.add_argument("--names", nargs="+", help="table names of the checkpoints, in order")
+    parser.add_argument("--floors", action="store_true", help="add the two floor rows")
+    parser.add_argument("--json", type=Path, help="also write the rows (and per-image scores)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
+    args = parser.parse_args(argv)
+    if not args.checkpoints and not args.floors:
+        parser.error("give at least one checkpoint, or --floors")
+    if args.names and len(args.names) != len(args.checkpoints):
+        parser.error("--names needs one name per checkpoint")
+    return args
+
+
+def main(argv=None) -> list[Row]:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    names = args.names or [None] * len(args.checkpoints)
+    rows = [
+        evaluate_checkpoint(path, args.data_kind, args.data_root, args.split, device, name)
+        for path, name in zip(args.checkpoints, names, strict=True)
+    ]
+    if args.floors:
+        cfg = load_checkpoint(args.checkpoints[0])[0] if args.checkpoints else TrainConfig()
+        kind = args.data_kind or cfg.data_kind
+        rows += floor_rows(cfg, kind, args.data_root, args.split)
+    print(markdown_table(rows, args.split))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "split": args.split,
+            "data_root": args.data_root,
+            "rows": [asdict(r) for r in rows],
+        }
+        args.json.write_text(json.dumps(payload, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
