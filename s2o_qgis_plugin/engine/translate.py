@@ -1,0 +1,222 @@
+"""translate_raster: a Sentinel-1 raster of any size -> a Sentinel-2-like RGB GeoTIFF.
+
+Per batch of tiles (tiling.tile_grid; all read windows share one shape):
+
+    read window + halo (reflected beyond the scene)  ->  nodata mask (nodata value, NaN/inf,
+    GDAL mask)  ->  to dB (input scale)  ->  x = 2 (clip(dB, lo, hi) - lo) / (hi - lo) - 1
+    ->  nodata pixels set to x = -1 (the low clip value: they cannot disturb their neighbours
+    with NaN or extreme values)  ->  session.run  ->  DN = dlo + (clip(y, a, b) - a)(dhi - dlo)
+    / (b - a), rounded, clipped to [1, 65535]  ->  crop the halo  ->  0 (nodata) where the input
+    was nodata  ->  write the window.
+
+Tiles whose written part holds no valid pixel are written as nodata without inference. Reading
+and preparing the next batch and writing the previous one run in two worker threads while the
+model runs, so the model's throughput sets the pace; memory stays bounded by about three batches
+of read windows, whatever the scene size. Everything is checked before the first tile (input,
+destination, model, bands, input scale, tile size) and the output is atomic (raster_io).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from . import raster_io
+from .errors import Cancelled, InputError, OutputError
+from .model import S2OModel
+from .radiometry import (
+    ValueStats,
+    check_scale_name,
+    choose_bands,
+    decide_input_scale,
+    network_to_dn,
+    sar_to_network,
+)
+from .tiling import Tile, read_halo, tile_grid, validate_tile_size
+
+NODATA_INPUT = -1.0  # network input given to nodata pixels (the low clip value)
+
+
+@dataclass
+class TranslateResult:
+    dst: Path
+    provider: str
+    input_scale: str
+    scale_reason: str
+    bands: list[int]
+    width: int
+    height: int
+    tiles: int
+    seconds: float
+    skipped_tiles: int = 0  # tiles without any valid pixel (no inference)
+    model_name: str = ""
+    log: list[str] = field(default_factory=list)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+def translate_raster(
+    src,
+    dst,
+    model=None,
+    *,
+    bands: Sequence[int] | None = None,
+    input_scale: str = "auto",
+    tile_size: int = 512,
+    batch_size: int = 1,
+    device: str = "auto",
+    threads: int | None = None,
+    progress: Callable[[float], None] | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TranslateResult:
+    """Translate the Sentinel-1 raster ``src`` into the RGB GeoTIFF ``dst``.
+
+    ``model``: an :class:`S2OModel`, a path to an s2o ONNX file, or None for the default model
+    (``device`` and ``threads`` apply when the model is loaded here). ``bands``: 1-based raster
+    bands for the model's input bands (default: from band descriptions, see choose_bands).
+    ``input_scale``: "auto", "linear", "db" or "amplitude". ``tile_size``: core tile edge in
+    pixels (a multiple of the model's size multiple). ``batch_size``: tiles per session.run.
+    ``progress(percent)`` is called with 0..100, monotonically; ``is_cancelled()`` is polled
+    between batches (Cancelled is raised and nothing is left at ``dst``); ``log(message)``
+    receives the provider, bands, scale decision and grid.
+
+    Raises InputError, ModelError, OutputError or Cancelled with a message for the user.
+    """
+    started = time.perf_counter()
+    messages: list[str] = []
+
+    def say(message: str) -> None:
+        messages.append(message)
+        if log is not None:
+            log(message)
+
+    def check_cancel() -> None:
+        if is_cancelled is not None and is_cancelled():
+            raise Cancelled(f"cancelled: nothing was written to {dst}")
+
+    input_scale = check_scale_name(input_scale)
+    batch_size = _positive_int(batch_size, "batch size")
+    src_path = Path(src)
+    with raster_io.open_raster(src_path) as ds:
+        dst_path = raster_io.check_destination(dst, src_path)
+        s2o = model if isinstance(model, S2OModel) else S2OModel.load(model, device, threads)
+        meta = s2o.meta
+        say(f"model {meta.name} {meta.version} ({s2o.path.name}) on {s2o.provider}")
+        tile = validate_tile_size(tile_size, meta.size_multiple, meta.halo)
+        chosen = choose_bands(ds.descriptions, ds.count, bands, meta.input_bands)
+        names = [ds.descriptions[b - 1] or f"band {b}" for b in chosen]
+        say("bands: " + ", ".join(f"{want} <- {b} ({n})"
+                                  for want, b, n in zip(meta.input_bands, chosen, names,
+                                                        strict=True)))
+        stats = ValueStats.from_blocks(raster_io.sample_blocks(ds, chosen))
+        decision = decide_input_scale(stats, input_scale,
+                                      [ds.descriptions[b - 1] for b in chosen])
+        say(f"input scale: {decision.scale} ({decision.reason})")
+        grid = tile_grid(ds.height, ds.width, tile, meta.size_multiple, meta.halo)
+        if ds.crs is None and not ds.gcps[0]:
+            say("the input has no georeference: neither will the output")
+        say(f"{ds.width} x {ds.height} px in {len(grid)} tile(s) of {tile} px "
+            f"(+{read_halo(meta.halo, meta.size_multiple)} px halo), batch {batch_size}")
+        check_cancel()
+        job = _Job(ds, s2o, chosen, decision.scale)
+        with raster_io.atomic_output(dst_path) as tmp:
+            with raster_io.create(tmp, raster_io.rgb_profile(ds)) as out:
+                raster_io.label_rgb(out)
+                raster_io.copy_gcps(ds, out)
+                skipped = job.run(out, grid, batch_size, progress, check_cancel)
+        result = TranslateResult(
+            dst=dst_path, provider=s2o.provider, input_scale=decision.scale,
+            scale_reason=decision.reason, bands=chosen, width=ds.width, height=ds.height,
+            tiles=len(grid), seconds=0.0, skipped_tiles=skipped,
+            model_name=f"{meta.name} {meta.version}", log=messages,
+        )
+    result.seconds = time.perf_counter() - started
+    say(f"wrote {dst_path} in {result.seconds:.1f} s")
+    return result
+
+
+class _Job:
+    """The three stages of one translation; read/prepare and write run in worker threads."""
+
+    def __init__(self, ds, model: S2OModel, bands: list[int], scale: str):
+        self.ds, self.model, self.bands, self.scale = ds, model, bands, scale
+        meta = model.meta
+        self.db_range = meta.input_db_range
+        self.value_range, self.dn_range = meta.output_value_range, meta.output_dn_range
+
+    def prepare(self, tiles: list[Tile]):
+        """Network inputs (None for tiles without a valid pixel) and valid masks of the crops."""
+        inputs, valids = [], []
+        for t in tiles:
+            data, valid = raster_io.read_window(self.ds, self.bands, t.read_row, t.read_col,
+                                                t.read_height, t.read_width)
+            core = valid[t.crop]
+            if core.any():
+                x = sar_to_network(data, self.scale, self.db_range)
+                x[:, ~valid] = NODATA_INPUT
+                inputs.append(x)
+            else:
+                inputs.append(None)
+            valids.append(core)
+        return inputs, valids
+
+    def infer(self, inputs) -> list[np.ndarray | None]:
+        active = [x for x in inputs if x is not None]
+        if not active:
+            return [None] * len(inputs)
+        y = iter(self.model.run(np.stack(active)))
+        return [None if x is None else next(y) for x in inputs]
+
+    def write(self, out, tiles: list[Tile], outputs, valids) -> None:
+        for t, y, valid in zip(tiles, outputs, valids, strict=True):
+            if y is None:
+                dn = np.full((3, t.height, t.width), raster_io.OUTPUT_NODATA, np.uint16)
+            else:
+                rs, cs = t.crop
+                dn = network_to_dn(y[:, rs, cs], self.value_range, self.dn_range)
+                dn = np.clip(np.rint(dn), raster_io.MIN_VALID_DN, raster_io.MAX_DN)
+                dn = dn.astype(np.uint16)
+                dn[:, ~valid] = raster_io.OUTPUT_NODATA
+            try:
+                out.write(dn, window=Window(t.col, t.row, t.width, t.height))
+            except (RasterioError, OSError) as exc:
+                raise OutputError(f"writing the output failed: {exc}") from exc
+
+    def run(self, out, grid: list[Tile], batch_size: int, progress, check_cancel) -> int:
+        batches = [grid[i:i + batch_size] for i in range(0, len(grid), batch_size)]
+        done = skipped = 0
+        if progress is not None:
+            progress(0.0)
+        with ThreadPoolExecutor(1, "s2o-read") as reader, \
+                ThreadPoolExecutor(1, "s2o-write") as writer:
+            next_read = reader.submit(self.prepare, batches[0])
+            pending_write = None
+            for i, batch in enumerate(batches):
+                check_cancel()
+                inputs, valids = next_read.result()
+                if i + 1 < len(batches):
+                    next_read = reader.submit(self.prepare, batches[i + 1])
+                outputs = self.infer(inputs)
+                skipped += sum(x is None for x in inputs)
+                if pending_write is not None:
+                    pending_write.result()
+                    done += len(batches[i - 1])
+                    if progress is not None:
+                        progress(100.0 * done / len(grid))
+                pending_write = writer.submit(self.write, out, batch, outputs, valids)
+            pending_write.result()
+        if progress is not None:
+            progress(100.0)
+        return skipped
