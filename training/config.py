@@ -11,50 +11,60 @@ from __future__ import annotations
 
 import argparse
 import typing
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+from training.nets import VARIANTS
 
 SAR_BAND_NAMES = ("VV", "VH")
+
+
+def _opt(default, doc: str):
+    """A config field with its command-line help."""
+    return field(default=default, metadata={"help": doc})
 
 
 @dataclass
 class TrainConfig:
     # -- model --------------------------------------------------------------------------------
-    variant: str = "full"  # see training.nets.VARIANTS: base|tcd|pmd|tcd_grad|rk2_pmd|full|...
-    in_bands: str = "VV,VH"  # "VV,VH" or "VV"
-    width: int = 32  # base channels w; residual blocks use 4 w channels at 1/4 resolution
-    pmd_eps: float = 1e-6  # epsilon of the PMD head's division, Eq. (7)
+    variant: str = _opt("full", f"architecture: {' | '.join(VARIANTS)} (training/nets)")
+    in_bands: str = _opt("VV,VH", "SAR input bands: 'VV,VH' or 'VV'")
+    width: int = _opt(32, "base channels w; the residual blocks use 4 w at 1/4 resolution")
+    pmd_eps: float = _opt(1e-6, "epsilon of the PMD head's division, Eq. (7)")
     # -- data ---------------------------------------------------------------------------------
-    data_kind: str = "paired"  # paired | sen12 | bigearthnet | sen12ms (training.data)
-    data_root: str = "data/ben"
-    train_split: str = "train"
-    crop: int = 0  # random crop size in px (0: whole samples, as in the paper)
-    augment: bool = True  # random flips/rotations from the dataset
-    # dB -> [-1, 1] per band, (low, high) pairs in SAR_BAND_NAMES order: VV then VH
-    sar_db_range: tuple[float, ...] = (-25.0, 0.0, -32.5, 0.0)
-    optical_dn_range: tuple[float, float] = (0.0, 3000.0)  # S2 reflectance x 10000 -> [-1, 1]
-    num_workers: int = 0
+    data_kind: str = _opt("paired", "dataset kind: paired | sen12 | bigearthnet | sen12ms")
+    data_root: str = _opt("data/ben", "dataset root folder")
+    train_split: str = _opt("train", "split to train on")
+    crop: int = _opt(0, "random crop size in px (0: whole samples, as in the paper)")
+    augment: bool = _opt(True, "random crops and flips (drawn from seed, epoch, index)")
+    sar_db_range: tuple[float, ...] = _opt(
+        (-25.0, 0.0, -32.5, 0.0), "dB mapped to [-1, 1]: VV low,VV high,VH low,VH high"
+    )
+    optical_dn_range: tuple[float, float] = _opt(
+        (0.0, 3000.0), "Sentinel-2 reflectance x 10000 mapped to [-1, 1]: low,high"
+    )
+    num_workers: int = _opt(0, "DataLoader worker processes")
     # -- optimisation -------------------------------------------------------------------------
-    batch_size: int = 1
-    epochs: int = 200
-    decay_start_epoch: int = 100  # lr decays linearly to 0 from this epoch to the end (if < epochs)
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    pool_size: int = 50  # image pools of generated images shown to the discriminators
+    batch_size: int = _opt(1, "images per step (per process)")
+    epochs: int = _opt(200, "training epochs")
+    decay_start_epoch: int = _opt(100, "the lr decays linearly to 0 from this epoch to the end")
+    lr: float = _opt(2e-4, "Adam learning rate of generators and discriminators")
+    betas: tuple[float, float] = _opt((0.5, 0.999), "Adam betas")
+    pool_size: int = _opt(50, "image pool of generated images shown to the discriminators")
     # -- losses, Eq. (8) ----------------------------------------------------------------------
-    gan_weight: float = 1.0
-    lambda_pix: float = 10.0
-    lambda_per: float = 10.0
-    lambda_cyc: float = 10.0
-    lambda_pde: float = 10.0
-    vgg_weights: str = ""  # torchvision's vgg19-dcbb9e9d.pth (else: the torch hub cache)
+    gan_weight: float = _opt(1.0, "weight of the adversarial loss (0: no discriminators)")
+    lambda_pix: float = _opt(10.0, "weight of the L1 pixel loss")
+    lambda_per: float = _opt(10.0, "weight of the VGG19 perceptual loss (0: off, no VGG needed)")
+    lambda_cyc: float = _opt(10.0, "weight of the cycle-consistency loss")
+    lambda_pde: float = _opt(10.0, "weight of the PDE loss L_TCD + L_PMD, Eq. (9)")
+    vgg_weights: str = _opt("", "torchvision's vgg19-dcbb9e9d.pth (default: torch hub cache)")
     # -- run ----------------------------------------------------------------------------------
-    seed: int = 0
-    out_dir: str = "runs/s2o"
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = False  # mixed precision (CUDA only)
-    max_steps: int = 0  # stop after this many optimisation steps (0: no cap)
-    log_every: int = 10  # steps between rows of the loss CSV
-    save_every: int = 500  # steps between checkpoints (also saved at every epoch end)
+    seed: int = _opt(0, "seed of weights, data order, augmentation and image pools")
+    out_dir: str = _opt("runs/s2o", "folder of checkpoint, losses and sample images")
+    device: str = _opt("auto", "auto | cpu | cuda | cuda:N")
+    amp: bool = _opt(False, "mixed precision (CUDA only)")
+    max_steps: int = _opt(0, "stop after this many optimisation steps in all (0: no cap)")
+    log_every: int = _opt(10, "steps between rows of the loss CSV")
+    save_every: int = _opt(500, "steps between checkpoints (also saved at every epoch end)")
 
     @property
     def bands(self) -> tuple[str, ...]:
@@ -69,6 +79,10 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise ValueError on the first inconsistent field; return self otherwise."""
+        if self.variant not in VARIANTS:
+            raise ValueError(
+                f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}"
+            )
         if self.bands not in (("VV",), ("VV", "VH")):
             raise ValueError(f"in_bands must be 'VV,VH' or 'VV', got {self.in_bands!r}")
         if len(self.sar_db_range) != 2 * len(SAR_BAND_NAMES):
@@ -117,10 +131,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif _is_tuple(tp):
-            kwargs.update(type=_tuple_parser, metavar="A,B")
+            kwargs.update(type=_tuple_parser, metavar="X,Y[,...]")
         else:
             kwargs["type"] = tp
-        parser.add_argument(flag, help=f"(default: {default})", **kwargs)
+        if f.name == "variant":
+            kwargs["choices"] = list(VARIANTS)
+        parser.add_argument(flag, help=f"{f.metadata['help']} (default: {default})", **kwargs)
 
 
 def config_from_namespace(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
