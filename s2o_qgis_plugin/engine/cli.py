@@ -1,0 +1,127 @@
+"""``s2o-translate``: translate a Sentinel-1 raster to a Sentinel-2-like RGB GeoTIFF from a shell.
+
+Runs the same engine call as the QGIS algorithm (translate.translate_raster). Progress (a tqdm
+bar) and what was decided (model, provider, bands, input scale, tiles) go to stderr; on success
+stdout gets two lines, ``provider: <onnxruntime provider>`` and ``output: <path>``, so scripts
+can read them. Errors are one line on stderr, ``s2o-translate: error: <message>``, and the exit
+status says which kind (see EXIT_CODES).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .._version import __version__
+from .errors import Cancelled, InputError, ModelError, OutputError, S2OError
+from .model import DEVICES
+from .radiometry import INPUT_SCALES
+
+PROG = "s2o-translate"
+EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
+EXIT_CODES = {InputError: EXIT_INPUT, ModelError: EXIT_MODEL, OutputError: EXIT_OUTPUT,
+              Cancelled: EXIT_CANCELLED}
+
+EPILOG = f"""\
+exit status:
+  {EXIT_OK}    the output was written
+  {EXIT_INPUT}    bad input raster or arguments (missing, unreadable, bands, input scale, tile)
+  {EXIT_MODEL}    the model cannot be used (missing, not ONNX, not an s2o model, CUDA unusable)
+  {EXIT_OUTPUT}    the output cannot be written (folder missing or read-only, same as input)
+  {EXIT_CANCELLED}  interrupted (Ctrl-C); nothing was left at OUTPUT
+  {EXIT_FAILURE}    unexpected failure (a bug: please report it with the message)
+
+stdout on success: "provider: <name>" and "output: <path>"; errors on stderr as
+"{PROG}: error: <message>". The default model is the one embedded in the plugin.
+"""
+
+
+def _bands(text: str) -> list[int]:
+    try:
+        bands = [int(b) for b in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"bands must be band numbers separated by commas, e.g. 1,2; got {text!r}"
+        ) from None
+    return bands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Translate a Sentinel-1 SAR raster (VV or VV+VH) into a Sentinel-2-like\n"
+                    "RGB GeoTIFF (reflectance x 10000, uint16) with an S2O-NPDE ONNX model.",
+    )
+    p.add_argument("input", metavar="INPUT", help="Sentinel-1 raster (any GDAL format)")
+    p.add_argument("output", metavar="OUTPUT", help="GeoTIFF to write (.tif)")
+    p.add_argument("--model", metavar="PATH", help="s2o ONNX model (default: the embedded one)")
+    p.add_argument("--tile", metavar="N", type=int, default=512,
+                   help="tile size in pixels, a multiple of the model's size multiple "
+                        "(default 512)")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="auto: CUDA when usable, else CPU (default auto)")
+    p.add_argument("--input-scale", choices=INPUT_SCALES, default="auto",
+                   help="scale of the SAR values: sigma0 linear, dB, or amplitude "
+                        "(default auto: from band descriptions and values, reported)")
+    p.add_argument("--bands", metavar="LIST", type=_bands,
+                   help="raster bands for the model's VV[,VH] inputs, e.g. 1,2 (default: from "
+                        "band descriptions)")
+    p.add_argument("--threads", metavar="N", type=int,
+                   help="CPU threads for inference (default: onnxruntime's choice)")
+    p.add_argument("--batch", metavar="N", type=int, default=1,
+                   help="tiles per inference call (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no messages")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)  # exits 2 on bad arguments
+    from .translate import translate_raster  # after parsing: --help stays fast
+
+    bar = None
+
+    def progress(percent: float) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=100, unit="%", file=sys.stderr, dynamic_ncols=True,
+                       bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt}% [{elapsed}<{remaining}]")
+        bar.update(percent - bar.n)
+
+    def log(message: str) -> None:
+        print(f"{PROG}: {message}", file=sys.stderr)
+
+    try:
+        result = translate_raster(
+            args.input, args.output, args.model, bands=args.bands,
+            input_scale=args.input_scale, tile_size=args.tile, batch_size=args.batch,
+            device=args.device, threads=args.threads,
+            progress=None if args.quiet else progress, log=None if args.quiet else log,
+        )
+    except KeyboardInterrupt:
+        _error(f"interrupted: nothing was written to {args.output}")
+        return EXIT_CANCELLED
+    except S2OError as exc:
+        _error(str(exc))
+        return next((code for cls, code in EXIT_CODES.items() if isinstance(exc, cls)),
+                    EXIT_FAILURE)
+    except Exception as exc:  # a bug: say so, with the type, and give a distinct status
+        _error(f"unexpected failure ({type(exc).__name__}: {exc}); please report it")
+        return EXIT_FAILURE
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        print(f"provider: {result.provider}")
+        print(f"output: {result.dst}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
