@@ -143,3 +143,18 @@ def test_default_model_path_missing_is_a_model_error(tmp_path, monkeypatch):
         default_model_path()
     with pytest.raises(ModelError, match="the default model is missing"):
         S2OModel.load(None)
+
+
+def test_engine_package_exports_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, s2o_qgis_plugin.engine as e, s2o_qgis_plugin.engine.metadata; "
+            "assert 'rasterio' not in sys.modules and 'onnxruntime' not in sys.modules; "
+            "from s2o_qgis_plugin.engine import translate_raster, S2OModel, InputError; "
+            "assert 'rasterio' in sys.modules and 'onnxruntime' not in sys.modules; "
+            "assert 'qgis' not in sys.modules and 'torch' not in sys.modules; "
+            "print(sorted(e.__all__)[:3])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['Cancelled', 'DEFAULT_MODEL_PATH', 'DespeckleResult']"
