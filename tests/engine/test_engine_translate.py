@@ -1,7 +1,6 @@
 """translate_raster end to end on small GeoTIFFs: georeferencing, output format, seam-free
 tiling at raster level, nodata, scales, progress, cancel, and every refusal leaving nothing."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -277,9 +276,9 @@ def test_unwritable_destination(tmp_path, model, where, match):
     refused(tmp_path, OutputError, match, src, model, dst=tmp_path / where)
 
 
-def test_destination_is_the_input(tmp_path, model):
+def test_destination_is_the_input(tmp_path, model, monkeypatch):
     src = write_sar(tmp_path / "s1.tif", 20, 20, descriptions=["VV", "VH"])
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     refused(tmp_path, OutputError, "the output is the input raster itself", src, model,
             dst=Path("./sub/../s1.tif"))
 
