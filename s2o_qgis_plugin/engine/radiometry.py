@@ -80,6 +80,22 @@ def network_to_dn(y: np.ndarray, value_range, dn_range) -> np.ndarray:
     return (lo + (np.clip(y, a, b) - a) * ((hi - lo) / (b - a))).astype(np.float32)
 
 
+def network_to_uint16(y: np.ndarray, value_range, dn_range, min_dn: int = 1) -> np.ndarray:
+    """network_to_dn, rounded to the nearest integer and clipped to [min_dn, 65535], as uint16
+    (the output raster's values; min_dn = 1 keeps 0 free for nodata). Computed as one affine
+    map y * s + o clipped to [max(dlo, min_dn), min(dhi, 65535)], which is the same map since
+    both clip and round are monotonic, in place on one float32 copy (translate's hot path)."""
+    a, b = value_range
+    lo, hi = dn_range
+    s = (hi - lo) / (b - a)
+    dn = np.multiply(y, np.float32(s), dtype=np.float32)
+    dn += np.float32(lo - a * s)
+    np.maximum(dn, np.float32(max(lo, min_dn)), out=dn)
+    np.minimum(dn, np.float32(min(hi, 65535)), out=dn)
+    np.rint(dn, out=dn)
+    return dn.astype(np.uint16)
+
+
 def dn_to_network(dn: np.ndarray, dn_range, value_range=(-1.0, 1.0)) -> np.ndarray:
     """Map reflectance x 10000 to the network's output range (the training target)."""
     a, b = value_range

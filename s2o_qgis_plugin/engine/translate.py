@@ -36,7 +36,7 @@ from .radiometry import (
     check_scale_name,
     choose_bands,
     decide_input_scale,
-    network_to_dn,
+    network_to_uint16,
     sar_to_network,
 )
 from .tiling import Tile, read_halo, tile_grid, validate_tile_size
@@ -185,9 +185,8 @@ class _Job:
                 dn = np.full((3, t.height, t.width), raster_io.OUTPUT_NODATA, np.uint16)
             else:
                 rs, cs = t.crop
-                dn = network_to_dn(y[:, rs, cs], self.value_range, self.dn_range)
-                dn = np.clip(np.rint(dn), raster_io.MIN_VALID_DN, raster_io.MAX_DN)
-                dn = dn.astype(np.uint16)
+                dn = network_to_uint16(y[:, rs, cs], self.value_range, self.dn_range,
+                                       raster_io.MIN_VALID_DN)
                 dn[:, ~valid] = raster_io.OUTPUT_NODATA
             try:
                 out.write(dn, window=Window(t.col, t.row, t.width, t.height))

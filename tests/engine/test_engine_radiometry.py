@@ -15,6 +15,8 @@ from s2o_qgis_plugin.engine.radiometry import (
     choose_bands,
     decide_input_scale,
     from_db,
+    network_to_dn,
+    network_to_uint16,
     sar_to_network,
     scale_from_descriptions,
     to_db,
@@ -225,3 +227,14 @@ def test_described_polarisations_that_do_not_match():
         choose_bands(["HH", "HV"], 2, None, ("VV", "VH"))
     with pytest.raises(InputError, match="bands 1, 2 all look like VV"):
         choose_bands(["VV_asc", "VV_desc"], 2, None, ("VV",))
+
+
+@pytest.mark.parametrize("dn_range", [(0.0, 3000.0), (100.0, 10000.0), (0.0, 70000.0)])
+def test_network_to_uint16_is_network_to_dn_rounded_and_clipped(dn_range):
+    y = np.random.default_rng(0).uniform(-1.2, 1.2, (3, 64, 64)).astype(np.float32)
+    y[0, 0, :4] = [-1.0, 1.0, -1.0 + 1e-4, 0.0]
+    expected = np.clip(np.rint(network_to_dn(y, (-1.0, 1.0), dn_range)), 1, 65535)
+    got = network_to_uint16(y, (-1.0, 1.0), dn_range)
+    assert got.dtype == np.uint16
+    assert np.abs(got.astype(int) - expected).max() <= 1  # float rounding at .5 only
+    assert (got == expected).mean() > 0.99
