@@ -18,5 +18,5 @@ class OutputError(S2OError):
     """The destination cannot be written."""
 
 
-class Cancelled(S2OError):
+class Cancelled(S2OError):  # noqa: N818 (a signal, not a failure)
     """The caller asked to stop; nothing was left at the destination."""

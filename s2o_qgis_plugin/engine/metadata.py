@@ -72,7 +72,7 @@ class ModelMetadata:
             )
         if len(self.input_db_range) != len(self.input_bands):
             raise MetadataError("input_db_range needs one (low, high) pair per input band")
-        for band, rng in zip(self.input_bands, self.input_db_range):
+        for band, rng in zip(self.input_bands, self.input_db_range, strict=True):
             if len(rng) != 2 or not rng[0] < rng[1]:
                 raise MetadataError(f"input_db_range for {band} must be (low, high), got {rng}")
         if list(self.output_bands) != ["Red", "Green", "Blue"]:
