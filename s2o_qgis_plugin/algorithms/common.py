@@ -23,6 +23,13 @@ from .. import deps
 GROUP = "SAR to optical"
 GROUP_ID = "sar_to_optical"
 GDAL_PROVIDER = "gdal"
+# Sentinel-1 input scales as (engine value, label); an enum parameter's index is the position
+INPUT_SCALES = [
+    ("auto", "Auto (band metadata, else value range)"),
+    ("linear", "Linear sigma0 (power)"),
+    ("db", "Decibels (dB)"),
+    ("amplitude", "Amplitude (square root of sigma0)"),
+]
 RGB_STRETCH = (0.0, 3000.0)  # reflectance x 10000 shown as full brightness (true colour)
 SAVE_AS_HINT = (
     "save it as a GeoTIFF first (Raster > Conversion > Translate, or right-click the layer > "

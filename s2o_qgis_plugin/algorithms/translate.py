@@ -22,6 +22,7 @@ from ..provider import ICON_PATH
 from .common import (
     GROUP,
     GROUP_ID,
+    INPUT_SCALES,
     TrueColourStyle,
     engine_callbacks,
     engine_errors,
@@ -39,13 +40,6 @@ DEVICE = "DEVICE"
 OUTPUT = "OUTPUT"
 EXECUTION_PROVIDER = "EXECUTION_PROVIDER"
 
-# (engine value, label shown to the user); the enum index is the position in the list
-SCALES = [
-    ("auto", "Auto (band metadata, else value range)"),
-    ("linear", "Linear sigma0 (power)"),
-    ("db", "Decibels (dB)"),
-    ("amplitude", "Amplitude (square root of sigma0)"),
-]
 DEVICES = [
     ("auto", "Auto (CUDA GPU when available, else CPU)"),
     ("cuda", "CUDA GPU"),
@@ -127,7 +121,7 @@ class TranslateAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingParameterEnum(
                 INPUT_SCALE,
                 self.tr("Input scale"),
-                [label for _, label in SCALES],
+                [label for _, label in INPUT_SCALES],
                 defaultValue=0,
             )
         )
@@ -184,7 +178,7 @@ class TranslateAlgorithm(QgsProcessingAlgorithm):
         vv = self.parameterAsInt(parameters, VV_BAND, context)
         vh = self.parameterAsInt(parameters, VH_BAND, context)
         bands = [b for b in (vv, vh) if b] or None
-        scale = SCALES[self.parameterAsEnum(parameters, INPUT_SCALE, context)][0]
+        scale = INPUT_SCALES[self.parameterAsEnum(parameters, INPUT_SCALE, context)][0]
         device = DEVICES[self.parameterAsEnum(parameters, DEVICE, context)][0]
         model = self.parameterAsFile(parameters, MODEL, context) or None
         tile_size = self.parameterAsInt(parameters, TILE_SIZE, context)

@@ -93,3 +93,23 @@ def test_missing_dependencies_offer_install_and_algorithms_explain(
         plugin.unload()
     assert bar.currentItem() is None
     assert QgsApplication.processingRegistry().providerById("s2o") is None
+
+
+def test_batch_dialog_has_a_column_per_parameter(qgis_iface, qgis_processing, menu_calls):
+    """The batch-mode table (Run as Batch Process…) builds a widget for every parameter."""
+    from processing.gui.BatchAlgorithmDialog import BatchAlgorithmDialog
+
+    plugin = s2o_qgis_plugin.classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        registry = QgsApplication.processingRegistry()
+        for alg_id in sorted(ALGORITHMS):
+            alg = registry.createAlgorithmById(alg_id)
+            dialog = BatchAlgorithmDialog(alg, parent=qgis_iface.mainWindow())
+            table = dialog.mainWidget().tblParameters
+            headers = [table.horizontalHeaderItem(i).text() for i in range(table.columnCount())]
+            assert headers == [p.description() for p in alg.parameterDefinitions()]
+            assert all(table.cellWidget(1, i) is not None for i in range(table.columnCount()))
+            dialog.close()
+    finally:
+        plugin.unload()
