@@ -88,7 +88,7 @@ def engine_errors():
 
 
 def engine_callbacks(feedback) -> dict:
-    """progress (percent), is_cancelled and log callbacks bound to a QgsProcessingFeedback."""
+    """progress (percent) and is_cancelled callbacks bound to a QgsProcessingFeedback."""
     return {"progress": feedback.setProgress, "is_cancelled": feedback.isCanceled}
 
 
