@@ -36,6 +36,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import time
 import warnings
 
@@ -421,6 +422,8 @@ def main(argv=None) -> None:
             epoch, batch_in_epoch = epoch + 1, 0
             save()
             saved_at = step
+            if is_main and cfg.keep_every and epoch % cfg.keep_every == 0:  # for model selection
+                shutil.copyfile(out_dir / CHECKPOINT, out_dir / f"checkpoint_epoch{epoch:03d}.pt")
             if is_main:
                 save_sample_grid(
                     out_dir / SAMPLES_DIR / f"epoch_{epoch:03d}.png",

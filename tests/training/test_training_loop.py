@@ -39,8 +39,15 @@ def _rows(out: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("uninterrupted")
-    _train(out=out)
+    _train("--keep-every", "2", out=out)
     return out
+
+
+def test_keep_every_keeps_epoch_copies_for_model_selection(uninterrupted):
+    kept = sorted(p.name for p in uninterrupted.glob("checkpoint_epoch*.pt"))
+    assert kept == ["checkpoint_epoch002.pt", "checkpoint_epoch004.pt"]
+    last = read_checkpoint(uninterrupted / "checkpoint_epoch004.pt")
+    assert last["progress"]["epoch"] == 4 and last["progress"]["step"] == 12
 
 
 @pytest.mark.slow
