@@ -16,7 +16,9 @@ one FLOP per output element and reported apart: it is memory traffic, not arithm
 
     achieved GFLOP/s = graph FLOPs / seconds per session.run (all optimisations, fp32)
     peak GFLOP/s     = 2 n^3 / seconds of an n x n float32 matmul (torch.mm at the same thread
-                       count, best of several; numpy's BLAS as a cross-check)
+                       count, best of several; numpy's BLAS as a cross-check, used when faster
+                       at all cores); the nominal peak (vector width x FMA units x clock) is
+                       shown beside it
     goal: achieved >= 50 % of peak with all cores.
 
 A per-layer profile (onnxruntime's profiler, one thread) shows where the time goes: convolutions
@@ -25,8 +27,6 @@ grouped by kernel, input channels and output resolution, and the other ops by ty
 
 from __future__ import annotations
 
-import glob
-import json
 import math
 import sys
 import tempfile
@@ -126,50 +126,36 @@ def gemm_gflops(n: int, threads: int, repeats: int) -> tuple[float, float]:
     a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     flops = 2 * n**3
-    t_torch = common.best_time(lambda: torch.mm(ta, tb), max(repeats, 3))
-    t_numpy = common.best_time(lambda: a @ b, max(repeats, 3))
+    runs = max(5, 3 * repeats)  # the peak is the best the machine gives: try often
+    t_torch = common.best_time(lambda: torch.mm(ta, tb), runs)
+    t_numpy = common.best_time(lambda: a @ b, runs)
     return flops / t_torch / 1e9, flops / t_numpy / 1e9
 
 
 def profile(model_path: Path, window: int, repeats: int, tmp: Path):
     """Per-node kernel seconds of one session.run at one thread, averaged over ``repeats`` runs:
     ({conv_key: seconds}, {op type: seconds}, wall seconds per run)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    options.enable_profiling = True
-    options.profile_file_prefix = str(tmp / "ort_profile")
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(model_path), options, providers=[common.CPU])
-    name = session.get_inputs()[0].name
-    channels = session.get_inputs()[0].shape[1]
-    x = np.random.default_rng(0).uniform(-1, 1, (1, channels, window, window)).astype(np.float32)
-    session.run(None, {name: x})  # warm-up (its events are dropped below)
-    for _ in range(repeats):
-        session.run(None, {name: x})
-    events = json.loads(Path(session.end_profiling()).read_text())
-    runs = [e for e in events if e.get("cat") == "Session" and e["name"] == "model_run"]
-    first_timed = sorted(e["ts"] for e in runs)[1] if len(runs) > 1 else 0
+    session = common.cpu_session(model_path, 1, profile_prefix=str(tmp / "ort_profile"))
+    inp = session.get_inputs()[0]
+    x = np.random.default_rng(0).uniform(-1, 1, (1, inp.shape[1], window, window))
+    events, wall = common.profiled_nodes(session, {inp.name: x.astype(np.float32)}, repeats)
     convs: dict[tuple, float] = defaultdict(float)
     ops: dict[str, float] = defaultdict(float)
     for e in events:
-        timed = e.get("cat") == "Node" and e["ts"] >= first_timed
-        if not timed or not e["name"].endswith("_kernel_time"):
-            continue
         op, seconds = e["args"]["op_name"], e["dur"] * 1e-6 / repeats
         if "Conv" in op:
-            (xs,), (ws,), (outs,) = ([list(d.values())[0]] for d in (
-                e["args"]["input_type_shape"][0], e["args"]["input_type_shape"][1],
-                e["args"]["output_type_shape"][0]))
+            xs, ws = (next(iter(d.values())) for d in e["args"]["input_type_shape"][:2])
+            outs = next(iter(e["args"]["output_type_shape"][0].values()))
             convs[conv_key(ws[2], xs[1], outs[2], window)] += seconds
             ops["Conv (all kinds)"] += seconds
         else:
             ops[op] += seconds
-    for stale in glob.glob(str(tmp / "ort_profile*.json")):
-        Path(stale).unlink()
-    return dict(convs), dict(ops), sum(e["dur"] for e in runs if e["ts"] >= first_timed) * 1e-6 / \
-        max(1, repeats)
+    return dict(convs), dict(ops), wall
+
+
+def nominal(threads: int) -> str:
+    peak = common.nominal_peak_gflops(threads)
+    return "?" if peak is None else common.fmt(peak, 0)
 
 
 def main(argv=None) -> int:
@@ -209,10 +195,11 @@ def main(argv=None) -> int:
                                                   else 0.0), torch_peak, numpy_peak, seconds)
     print(common.markdown_table(
         ("threads", "session.run ms", "MP/s (window px)", "achieved GFLOP/s",
-         "torch.mm GFLOP/s", "numpy @ GFLOP/s (its own threads)", "peak used", "achieved / peak"),
+         "torch.mm GFLOP/s", "numpy @ GFLOP/s (its own threads)", "peak used", "achieved / peak",
+         "nominal peak GFLOP/s"),
         [(t, common.fmt(1e3 * r[4], 0), common.fmt(mp / r[4], 3), common.fmt(r[0], 1),
           common.fmt(r[2], 1), common.fmt(r[3], 1), common.fmt(r[1], 1),
-          f"{100 * r[0] / r[1]:.0f} %") for t, r in results.items()]))
+          f"{100 * r[0] / r[1]:.0f} %", nominal(t)) for t, r in results.items()]))
 
     with tempfile.TemporaryDirectory(prefix="s2o-bench-flops-", dir=args.tmp_dir) as tmp:
         conv_time, op_time, wall = profile(model_path, opt.window, opt.repeats, Path(tmp))

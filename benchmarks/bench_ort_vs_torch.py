@@ -20,6 +20,7 @@ Each figure is the fastest of ``repeats`` runs after one warm-up run.
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -68,6 +69,21 @@ class Bench:
         x = torch.from_numpy(self.window(tile))
         with torch.inference_mode():
             return common.best_time(lambda: self.generator(x), self.repeats)
+
+    def fp16_conv_types(self, tile: int) -> str:
+        """The element types the fp16 graph's convolutions really ran in (profiled), with their
+        share of the convolution time: does onnxruntime's CPU provider compute in fp16?"""
+        with tempfile.TemporaryDirectory(prefix="s2o-bench-prof-") as tmp:
+            session = common.cpu_session(self.onnx["fp16"], 1, profile_prefix=f"{tmp}/p")
+            name = session.get_inputs()[0].name
+            events, _ = common.profiled_nodes(session, {name: self.window(tile)})
+        by_type: dict[str, float] = {}
+        for e in events:
+            if "Conv" in e["args"]["op_name"]:
+                dtype = next(iter(e["args"]["input_type_shape"][0]))
+                by_type[dtype] = by_type.get(dtype, 0.0) + e["dur"]
+        total = sum(by_type.values()) or 1.0
+        return ", ".join(f"{t} {100 * v / total:.0f} %" for t, v in sorted(by_type.items()))
 
     def ort_seconds(self, tile: int, threads: int, level: str = "all", parallel: bool = False,
                     precision: str = "fp32") -> float:
@@ -150,8 +166,9 @@ def main(argv=None) -> int:
           f"{best[2]} ({best[-1]} x torch). fp16 on this CPU: "
           + ", ".join(f"{a[5]} ms vs {b[5]} ms fp32 at {a[3]} thread(s)"
                       for a, b in zip(fp16_rows, fp32_all, strict=True))
-          + " (x86 CPUs without native fp16 arithmetic run fp16 graphs through casts or "
-            "slower kernels; fp16 is for GPUs).\n")
+          + f". The fp16 graph's convolutions ran in: {bench.fp16_conv_types(min(tiles))} of "
+            "their time (onnxruntime's CPU provider computes where it has kernels and casts "
+            "around the rest): fp16 is for GPUs.\n")
     print(common.goal_table([
         (f"onnxruntime >= {GOAL} x torch eager (engine settings, tile {tile_ref}, "
          f"{top} thread(s))", f">= {GOAL}", f"{ratio:.2f}", ratio >= GOAL),

@@ -193,7 +193,8 @@ def describe_model(path: Path) -> str:
             f"{Path(path).stat().st_size / 1e6:.2f} MB")
 
 
-def cpu_session(path: Path, threads: int, level: str = "all", parallel: bool = False):
+def cpu_session(path: Path, threads: int, level: str = "all", parallel: bool = False,
+                profile_prefix: str | None = None):
     """An onnxruntime CPU session with ``threads`` intra-op threads and the given graph
     optimisation level ("disable", "basic", "extended", "all") and execution mode."""
     import onnxruntime as ort
@@ -209,7 +210,32 @@ def cpu_session(path: Path, threads: int, level: str = "all", parallel: bool = F
     options.execution_mode = (ort.ExecutionMode.ORT_PARALLEL if parallel
                               else ort.ExecutionMode.ORT_SEQUENTIAL)
     options.log_severity_level = 3
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     return ort.InferenceSession(str(path), options, providers=[CPU])
+
+
+def profiled_nodes(session, feed: dict, runs: int = 1) -> tuple[list[dict], float]:
+    """Profile ``runs`` runs after one warm-up run of a session made with ``profile_prefix``:
+    (onnxruntime's per-node kernel events of the timed runs, wall seconds per timed run). Each
+    event has ``dur`` (microseconds) and ``args`` (op_name, input_type_shape, ...). The profile
+    file is removed."""
+    import json
+
+    for _ in range(1 + runs):
+        session.run(None, feed)
+    path = Path(session.end_profiling())
+    try:
+        events = json.loads(path.read_text())
+    finally:
+        path.unlink(missing_ok=True)
+    timed = sorted((e for e in events if e.get("cat") == "Session" and e["name"] == "model_run"),
+                   key=lambda e: e["ts"])[1:]
+    first = timed[0]["ts"] if timed else 0
+    nodes = [e for e in events if e.get("cat") == "Node" and e["ts"] >= first
+             and e["name"].endswith("_kernel_time")]
+    return nodes, sum(e["dur"] for e in timed) * 1e-6 / max(1, len(timed))
 
 
 # -- synthetic Sentinel-1 rasters ---------------------------------------------------------------
@@ -274,6 +300,24 @@ def _physical_cores() -> int | None:
         elif line.startswith("core id"):
             cores.add((phys, line.split(":")[1].strip()))
     return len(cores) or None
+
+
+def nominal_peak_gflops(cores: int) -> float | None:
+    """Nominal float32 peak of ``cores`` cores: FLOP per cycle from the vector flags (AVX-512 64,
+    AVX2 + FMA 32, AVX 16, else 8; two FMA units assumed) x the clock /proc/cpuinfo reports
+    (the nominal one in a VM; turbo can exceed it)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    words = set(text.split())
+    mhz = next((float(line.split(":")[1]) for line in text.splitlines()
+                if line.startswith("cpu MHz")), None)
+    if mhz is None:
+        return None
+    per_cycle = (64 if "avx512f" in words else 32 if {"avx2", "fma"} <= words
+                 else 16 if "avx" in words else 8)
+    return per_cycle * mhz * 1e6 * cores / 1e9
 
 
 def _ram_gib() -> float | None:

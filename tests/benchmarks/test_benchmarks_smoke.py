@@ -32,7 +32,8 @@ EXPECTED = {
     "bench_flops": [
         ["op", "nodes", "GFLOP per window", "GFLOP per megapixel", "% of counted"],
         ["threads", "session.run ms", "MP/s (window px)", "achieved GFLOP/s", "torch.mm GFLOP/s",
-         "numpy @ GFLOP/s (its own threads)", "peak used", "achieved / peak"],
+         "numpy @ GFLOP/s (its own threads)", "peak used", "achieved / peak",
+         "nominal peak GFLOP/s"],
         ["layers", "nodes", "GFLOP", "ms", "% of run", "GFLOP/s", "% of 1-thread peak"],
     ],
     "bench_memory": [
