@@ -94,17 +94,17 @@ def validate_tile_size(tile, size_multiple: int, halo: int = 0) -> int:
     if tile % m:
         raise InputError(
             f"tile size {tile} is not a multiple of the model's size multiple {m}: "
-            f"use {nearest} (tile option)"
+            f"use {nearest} (tile size option)"
         )
     if tile < low:
         raise InputError(
             f"tile size {tile} is too small for this model (size multiple {m}, halo {halo}): "
-            f"use at least {low}; 512 is a good default (tile option)"
+            f"use at least {low}; 512 is a good default (tile size option)"
         )
     if tile > high:
         raise InputError(
             f"tile size {tile} is too large (at most {high}): memory grows with its square; "
-            f"use 512 or 1024 (tile option)"
+            f"use 512 or 1024 (tile size option)"
         )
     return tile
 
