@@ -13,10 +13,12 @@ from osgeo import gdal
 from qgis.core import (
     QgsContrastEnhancement,
     QgsMultiBandColorRenderer,
+    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
     QgsRasterLayer,
 )
+from qgis.PyQt.QtCore import QCoreApplication
 
 from .. import deps
 
@@ -35,6 +37,34 @@ SAVE_AS_HINT = (
     "save it as a GeoTIFF first (Raster > Conversion > Translate, or right-click the layer > "
     "Export > Save As...) and run the algorithm on that file"
 )
+
+
+class S2OAlgorithm(QgsProcessingAlgorithm):
+    """What every s2o algorithm shares: group, help, translation, icon, fresh instances.
+    Subclasses set NAME, DISPLAY_NAME and HELP."""
+
+    NAME = DISPLAY_NAME = HELP = ""
+
+    def name(self):
+        return self.NAME
+
+    def displayName(self):  # noqa: N802
+        return self.tr(self.DISPLAY_NAME)
+
+    def group(self):
+        return self.tr(GROUP)
+
+    def groupId(self):  # noqa: N802
+        return GROUP_ID
+
+    def shortHelpString(self):  # noqa: N802
+        return self.tr(self.HELP)
+
+    def tr(self, text):
+        return QCoreApplication.translate("S2O", text)
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
 
 
 def gdal_file_source(layer: QgsRasterLayer, what: str = "input") -> str:

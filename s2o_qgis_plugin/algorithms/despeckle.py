@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingParameterBand,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -11,13 +10,11 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication
 
 from .. import deps
 from .common import (
-    GROUP,
-    GROUP_ID,
     INPUT_SCALES,
+    S2OAlgorithm,
     engine_callbacks,
     engine_errors,
     gdal_file_source,
@@ -61,27 +58,10 @@ processed in tiles (advanced: tile size, at least the number of iterations) with
 one pixel per iteration, so the tiles join exactly.</p>"""
 
 
-class DespeckleAlgorithm(QgsProcessingAlgorithm):
-    def name(self):
-        return "despeckle"
-
-    def displayName(self):  # noqa: N802
-        return self.tr("Despeckle (Perona-Malik)")
-
-    def group(self):
-        return self.tr(GROUP)
-
-    def groupId(self):  # noqa: N802
-        return GROUP_ID
-
-    def shortHelpString(self):  # noqa: N802
-        return self.tr(HELP)
-
-    def tr(self, text):
-        return QCoreApplication.translate("S2O", text)
-
-    def createInstance(self):  # noqa: N802
-        return DespeckleAlgorithm()
+class DespeckleAlgorithm(S2OAlgorithm):
+    NAME = "despeckle"
+    DISPLAY_NAME = "Despeckle (Perona-Malik)"
+    HELP = HELP
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(INPUT, self.tr("SAR raster")))

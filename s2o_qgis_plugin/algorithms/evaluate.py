@@ -6,17 +6,15 @@ import html
 import math
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication
 
 from .. import deps
-from .common import GROUP, GROUP_ID, engine_callbacks, engine_errors, gdal_file_source
+from .common import S2OAlgorithm, engine_callbacks, engine_errors, gdal_file_source
 
 PREDICTION = "PREDICTION"
 REFERENCE = "REFERENCE"
@@ -46,27 +44,10 @@ Both rasters need a CRS and must overlap. Large rasters are processed in strips.
 <p><b>Outputs</b>: PSNR, SSIM and the number of pixels compared, plus an HTML report.</p>"""
 
 
-class EvaluateAlgorithm(QgsProcessingAlgorithm):
-    def name(self):
-        return "evaluate"
-
-    def displayName(self):  # noqa: N802
-        return self.tr("Evaluate against reference (PSNR, SSIM)")
-
-    def group(self):
-        return self.tr(GROUP)
-
-    def groupId(self):  # noqa: N802
-        return GROUP_ID
-
-    def shortHelpString(self):  # noqa: N802
-        return self.tr(HELP)
-
-    def tr(self, text):
-        return QCoreApplication.translate("S2O", text)
-
-    def createInstance(self):  # noqa: N802
-        return EvaluateAlgorithm()
+class EvaluateAlgorithm(S2OAlgorithm):
+    NAME = "evaluate"
+    DISPLAY_NAME = "Evaluate against reference (PSNR, SSIM)"
+    HELP = HELP
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingOutputString,
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
@@ -14,15 +13,13 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from .. import deps
 from ..provider import ICON_PATH
 from .common import (
-    GROUP,
-    GROUP_ID,
     INPUT_SCALES,
+    S2OAlgorithm,
     TrueColourStyle,
     engine_callbacks,
     engine_errors,
@@ -72,30 +69,13 @@ the CPU otherwise; the log reports which execution provider ran.</p>
 <p>Contains modified Copernicus Sentinel data when run on Sentinel-1 products.</p>"""
 
 
-class TranslateAlgorithm(QgsProcessingAlgorithm):
-    def name(self):
-        return "translate"
-
-    def displayName(self):  # noqa: N802
-        return self.tr("Translate SAR to optical")
-
-    def group(self):
-        return self.tr(GROUP)
-
-    def groupId(self):  # noqa: N802
-        return GROUP_ID
+class TranslateAlgorithm(S2OAlgorithm):
+    NAME = "translate"
+    DISPLAY_NAME = "Translate SAR to optical"
+    HELP = HELP
 
     def icon(self):
         return QIcon(ICON_PATH)
-
-    def shortHelpString(self):  # noqa: N802
-        return self.tr(HELP)
-
-    def tr(self, text):
-        return QCoreApplication.translate("S2O", text)
-
-    def createInstance(self):  # noqa: N802
-        return TranslateAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(
