@@ -5,18 +5,7 @@ import numpy as np
 import pytest
 import rasterio
 from plugin_fixtures import SAR_NODATA, bigearthnet, grid, patch_ids, sar_4326
-from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback
-
-from s2o_qgis_plugin.provider import S2OProvider
-
-
-@pytest.fixture(scope="module")
-def s2o(qgis_processing):
-    registry = QgsApplication.processingRegistry()
-    provider = S2OProvider()
-    registry.addProvider(provider)
-    yield provider
-    registry.removeProvider(provider)
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 
 def despeckle(params, **kwargs):

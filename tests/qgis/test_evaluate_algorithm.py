@@ -4,18 +4,7 @@ import math
 
 import pytest
 from plugin_fixtures import bigearthnet, patch_ids, rgb_4326
-from qgis.core import QgsApplication, QgsProcessingException, QgsRasterLayer
-
-from s2o_qgis_plugin.provider import S2OProvider
-
-
-@pytest.fixture(scope="module")
-def s2o(qgis_processing):
-    registry = QgsApplication.processingRegistry()
-    provider = S2OProvider()
-    registry.addProvider(provider)
-    yield provider
-    registry.removeProvider(provider)
+from qgis.core import QgsProcessingException, QgsRasterLayer
 
 
 def run(params):

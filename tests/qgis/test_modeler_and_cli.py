@@ -8,7 +8,6 @@ import pytest
 import rasterio
 from plugin_fixtures import bigearthnet, grid, installed_profile, patch_ids, qgis_process_run
 from qgis.core import (
-    QgsApplication,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingModelAlgorithm,
@@ -19,19 +18,9 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from s2o_qgis_plugin.provider import S2OProvider
 from tests.engine.fixtures import make_model
 
 Source = QgsProcessingModelChildParameterSource
-
-
-@pytest.fixture(scope="module")
-def s2o(qgis_processing):
-    registry = QgsApplication.processingRegistry()
-    provider = S2OProvider()
-    registry.addProvider(provider)
-    yield provider
-    registry.removeProvider(provider)
 
 
 def child(alg_id, child_id, sources, outputs=()):

@@ -6,26 +6,15 @@ import pytest
 import rasterio
 from plugin_fixtures import SAR_NODATA, bigearthnet, grid, patch_ids, sar_4326
 from qgis.core import (
-    QgsApplication,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProject,
     QgsRasterLayer,
 )
 
-from s2o_qgis_plugin.provider import S2OProvider
 from tests.engine.fixtures import make_model
 
 CPU = "CPUExecutionProvider"
-
-
-@pytest.fixture(scope="module")
-def s2o(qgis_processing):
-    registry = QgsApplication.processingRegistry()
-    provider = S2OProvider()
-    registry.addProvider(provider)
-    yield provider
-    registry.removeProvider(provider)
 
 
 @pytest.fixture(scope="module")
