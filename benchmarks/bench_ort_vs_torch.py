@@ -171,7 +171,9 @@ def main(argv=None) -> int:
             "around the rest): fp16 is for GPUs.\n")
     print(common.goal_table([
         (f"onnxruntime >= {GOAL} x torch eager (engine settings, tile {tile_ref}, "
-         f"{top} thread(s))", f">= {GOAL}", f"{ratio:.2f}", ratio >= GOAL),
+         f"{top} thread(s))", f">= {GOAL}", f"{ratio:.2f}" + "".join(
+             f" ({r[3]} thread(s), tile {opt.tile}: {r[-1]})" for r in fp32_all if r[3] != top),
+         ratio >= GOAL),
     ]))
     return 0
 
