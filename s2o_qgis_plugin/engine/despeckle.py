@@ -120,6 +120,7 @@ class DespeckleResult:
     seconds: float
 
 
+@raster_io.bounded_gdal_cache
 def despeckle_raster(
     src,
     dst,

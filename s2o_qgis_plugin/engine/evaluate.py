@@ -37,6 +37,7 @@ from rasterio.windows import Window, from_bounds
 from scipy.ndimage import binary_erosion
 from skimage.metrics import structural_similarity
 
+from . import raster_io
 from .errors import Cancelled, InputError
 
 DATA_RANGE = 255.0
@@ -138,6 +139,7 @@ def _read(ds, bands, window, stretch):
     return np.moveaxis(to_8bit(np.nan_to_num(data), stretch), 0, -1), valid
 
 
+@raster_io.bounded_gdal_cache
 def evaluate_rasters(
     pred: str,
     ref: str,

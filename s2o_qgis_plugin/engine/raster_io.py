@@ -79,6 +79,25 @@ def compression_options() -> dict:
 
 
 # -- input -------------------------------------------------------------------------------------
+# GDAL keeps decoded input blocks and written output blocks in one process-wide cache, by default
+# 5 % of the RAM: left alone, a streamed translation's memory grows with the scene up to that size.
+GDAL_CACHE_BYTES = 128 * 2**20
+
+
+def bounded_gdal_cache(func):
+    """Run ``func`` with GDAL's block cache capped at GDAL_CACHE_BYTES (the previous size is
+    restored afterwards), unless the user set GDAL_CACHEMAX: memory stays flat in scene size."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if "GDAL_CACHEMAX" in os.environ:
+            return func(*args, **kwargs)
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def open_raster(path):
     """Open ``path`` for reading, or raise InputError: missing, a folder, not a raster GDAL
     reads, or no bands (e.g. a container of subdatasets)."""

@@ -66,6 +66,7 @@ def _positive_int(value, name: str) -> int:
     return int(value)
 
 
+@raster_io.bounded_gdal_cache
 def translate_raster(
     src,
     dst,
