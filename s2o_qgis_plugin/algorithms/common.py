@@ -16,6 +16,8 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterNumber,
     QgsRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
@@ -65,6 +67,21 @@ class S2OAlgorithm(QgsProcessingAlgorithm):
 
     def createInstance(self):  # noqa: N802
         return type(self)()
+
+
+def tile_size_parameter(name, label, default, minimum, maximum, *, advanced=False):
+    """An integer tile-size parameter (pixels), optionally in the dialog's advanced section."""
+    param = QgsProcessingParameterNumber(
+        name,
+        label,
+        QgsProcessingParameterNumber.Integer,
+        defaultValue=default,
+        minValue=minimum,
+        maxValue=maximum,
+    )
+    if advanced:
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return param
 
 
 def gdal_file_source(layer: QgsRasterLayer, what: str = "input") -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingParameterBand,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
@@ -19,6 +18,7 @@ from .common import (
     engine_errors,
     gdal_file_source,
     output_path,
+    tile_size_parameter,
 )
 
 INPUT = "INPUT"
@@ -105,16 +105,16 @@ class DespeckleAlgorithm(S2OAlgorithm):
                 SCALE, self.tr("Input scale"), [label for _, label in INPUT_SCALES], defaultValue=0
             )
         )
-        tile_size = QgsProcessingParameterNumber(
-            TILE_SIZE,
-            self.tr("Tile size (pixels)"),
-            QgsProcessingParameterNumber.Integer,
-            defaultValue=DEFAULT_TILE_SIZE,
-            minValue=MIN_TILE_SIZE,
-            maxValue=MAX_TILE_SIZE,
+        self.addParameter(
+            tile_size_parameter(
+                TILE_SIZE,
+                self.tr("Tile size (pixels)"),
+                DEFAULT_TILE_SIZE,
+                MIN_TILE_SIZE,
+                MAX_TILE_SIZE,
+                advanced=True,
+            )
         )
-        tile_size.setFlags(tile_size.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(tile_size)
         self.addParameter(
             QgsProcessingParameterRasterDestination(OUTPUT, self.tr("Despeckled output"))
         )

@@ -9,7 +9,6 @@ from qgis.core import (
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
@@ -25,6 +24,7 @@ from .common import (
     engine_errors,
     gdal_file_source,
     output_path,
+    tile_size_parameter,
 )
 
 INPUT = "INPUT"
@@ -114,13 +114,12 @@ class TranslateAlgorithm(S2OAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterNumber(
+            tile_size_parameter(
                 TILE_SIZE,
                 self.tr("Tile size (pixels)"),
-                QgsProcessingParameterNumber.Integer,
-                defaultValue=DEFAULT_TILE_SIZE,
-                minValue=MIN_TILE_SIZE,
-                maxValue=MAX_TILE_SIZE,
+                DEFAULT_TILE_SIZE,
+                MIN_TILE_SIZE,
+                MAX_TILE_SIZE,
             )
         )
         self.addParameter(
