@@ -12,6 +12,8 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
+from tests.engine import fixtures as engine_fixtures
+
 ROOT = Path(__file__).resolve().parents[2]
 BIGEARTHNET = ROOT / "tests" / "data" / "bigearthnet"
 SAR_NODATA = -9999.0
@@ -21,23 +23,9 @@ def write_raster(
     path, data, *, crs="EPSG:4326", origin=(10.0, 50.0), res=0.0001, nodata=None, descriptions=None
 ) -> str:
     """A GeoTIFF of ``data`` (bands, rows, cols) with a north-up transform."""
-    count, height, width = data.shape
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=count,
-        dtype=data.dtype.name,
-        crs=crs,
-        transform=from_origin(*origin, res, res),
-        nodata=nodata,
-    ) as ds:
-        ds.write(data)
-        for i, d in enumerate(descriptions or [], 1):
-            ds.set_band_description(i, d)
-    return str(path)
+    transform = from_origin(*origin, res, res)
+    return str(engine_fixtures.write_raster(path, data, crs=crs, transform=transform,
+                                            nodata=nodata, descriptions=descriptions))
 
 
 def sar_4326(path, *, width=67, height=45, seed=0) -> str:

@@ -4,35 +4,22 @@ import math
 
 import numpy as np
 import pytest
-import rasterio
 from rasterio.transform import from_origin
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from s2o_qgis_plugin.engine.errors import Cancelled, InputError
 from s2o_qgis_plugin.engine.evaluate import evaluate_rasters, rgb_bands_by_description, to_8bit
+from tests.engine.fixtures import write_raster
 
 UTM = "EPSG:32633"
 ORIGIN = (500000.0, 6000000.0)
 
 
 def write(path, data, *, crs=UTM, origin=ORIGIN, res=10.0, nodata=None, descriptions=None):
-    count, height, width = data.shape
-    profile = dict(
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=count,
-        dtype=data.dtype.name,
-        crs=crs,
-        transform=from_origin(origin[0], origin[1], res, res),
-        nodata=nodata,
-    )
-    with rasterio.open(path, "w", **profile) as ds:
-        ds.write(data)
-        if descriptions:
-            for i, d in enumerate(descriptions, 1):
-                ds.set_band_description(i, d)
-    return str(path)
+    """A north-up GeoTIFF of ``data`` (bands, rows, cols) with its origin and pixel size."""
+    transform = from_origin(origin[0], origin[1], res, res)
+    return str(write_raster(path, data, crs=crs, transform=transform, nodata=nodata,
+                            descriptions=descriptions))
 
 
 def scene(seed=0, shape=(3, 40, 50), hi=3000):
