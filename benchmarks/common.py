@@ -132,7 +132,7 @@ def _architecture_key() -> str:
     """Short hash of the generator's source and the architecture, so a cached stand-in model is
     rebuilt when the network code changes."""
     digest = hashlib.sha1(repr(sorted(DEFAULT_ARCH.items())).encode())
-    for src in sorted((ROOT / "training" / "nets").glob("*.py")):
+    for src in [*sorted((ROOT / "training" / "nets").glob("*.py")), ROOT / "export/export_onnx.py"]:
         digest.update(src.read_bytes())
     return digest.hexdigest()[:10]
 
@@ -154,17 +154,18 @@ def fallback_checkpoint(cache_dir: Path) -> Path:
     return path
 
 
-def fallback_onnx(cache_dir: Path, fp16: bool = False) -> Path:
+def fallback_onnx(cache_dir: Path, fp16: bool = False, padding: str = "zeros") -> Path:
     """The checkpoint of :func:`fallback_checkpoint` exported by export/export_onnx.py (fp32, or
-    fp16 weights and activations with float32 input/output)."""
+    fp16 weights and activations with float32 input/output; ``padding`` as its --padding)."""
     ckpt = fallback_checkpoint(cache_dir)
-    path = ckpt.with_name(ckpt.stem + ("_fp16" if fp16 else "") + ".onnx")
+    suffix = ("_fp16" if fp16 else "") + ("" if padding == "zeros" else f"_{padding}")
+    path = ckpt.with_name(ckpt.stem + suffix + ".onnx")
     if not path.exists():
         from export.export_onnx import export
 
         with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.simplefilter("ignore")
-            report = export(ckpt, path, fp16=fp16, name="s2o-npde-bench",
+            report = export(ckpt, path, fp16=fp16, padding=padding, name="s2o-npde-bench",
                             version="random-weights")
         if not report.ok:
             path.unlink(missing_ok=True)

@@ -1,15 +1,24 @@
 """Export the SAR -> optical generator of a training checkpoint to a self-describing ONNX file.
 
-    python export/export_onnx.py CKPT OUT.onnx [--fp16] [--real-input S1.tif] [--metrics M.json]
+    python export/export_onnx.py CKPT OUT.onnx [--fp16] [--padding zeros|reflect]
+                                 [--real-input S1.tif] [--metrics M.json]
 
 1. load the checkpoint (config + generator, eval mode); the PMD side output is dropped;
-2. export with dynamic batch, height and width (opset 18), fixed PDE kernels as constants;
+2. export with dynamic batch, height and width (opset 18), fixed PDE kernels as constants.
+   By default (``--padding zeros``) the graph is the zero-padded copy of the generator
+   (training/nets/layers.zero_padded): the padding lives inside each Conv instead of a separate
+   reflection Pad operator, which lets onnxruntime keep its blocked-layout convolutions chained
+   (see docs/PERFORMANCE.md). It computes the trained network exactly wherever a pixel is at least
+   the receptive-field radius from the input's border, which the engine's halo guarantees;
+   ``--padding reflect`` writes the trained network as it is;
 3. write the s2o metadata through the contract module the engine reads
    (s2o_qgis_plugin/engine/metadata.py): bands and dB ranges, output scaling, size multiple,
-   halo = the measured receptive-field radius, training data, licence, metrics;
+   halo = the measured receptive-field radius, padding, training data, licence, metrics;
 4. onnx.checker, then a parity check: onnxruntime (loaded through the engine, so the file also
-   passes the engine's validation) against torch on random input and, when given, a real
-   Sentinel-1 GeoTIFF. fp32 must agree within 1e-4 (max abs difference); fp16 within 2e-2.
+   passes the engine's validation) against the trained torch generator (reflection padding) on
+   random input and, when given, a real Sentinel-1 GeoTIFF, each padded by reflection with the
+   engine's halo and compared on the pixels the engine keeps (all pixels for --padding
+   reflect). fp32 must agree within 1e-4 (max abs difference); fp16 within 2e-2.
 Prints the file's size, its metadata and the parity figures; exits 1 when parity fails.
 """
 
@@ -34,9 +43,11 @@ from torch import nn  # noqa: E402
 from s2o_qgis_plugin.engine.metadata import ModelMetadata, write_to_onnx_model  # noqa: E402
 from s2o_qgis_plugin.engine.radiometry import db_to_network  # noqa: E402
 from training.cyclegan import load_checkpoint  # noqa: E402
+from training.nets.layers import zero_padded  # noqa: E402
 from training.nets.receptive import receptive_field_radius  # noqa: E402
 
 OPSET = 18
+PADDINGS = ("zeros", "reflect")
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 BEN_CREDIT = "Contains modified Copernicus Sentinel data"
 
@@ -79,7 +90,9 @@ class ExportReport:
         return "\n".join(lines)
 
 
-def build_metadata(cfg, generator, *, name, version, training_data, licence, credit, metrics):
+def build_metadata(
+    cfg, generator, *, name, version, training_data, licence, credit, metrics, padding="reflect"
+):
     bands = list(cfg.bands)
     return ModelMetadata(
         name=name,
@@ -91,6 +104,7 @@ def build_metadata(cfg, generator, *, name, version, training_data, licence, cre
         output_dn_range=[float(v) for v in cfg.optical_dn_range],
         size_multiple=int(generator.size_multiple),
         halo=int(receptive_field_radius(generator)),
+        padding=padding,
         training_data=training_data,
         licence=licence,
         credit=credit,
@@ -132,6 +146,17 @@ def to_fp16(model_proto: onnx.ModelProto) -> onnx.ModelProto:
     return converted.model
 
 
+def with_halo(x: np.ndarray, meta: ModelMetadata) -> tuple[np.ndarray, int]:
+    """``x`` (N, C, H, W) padded by reflection with the engine's halo (a multiple of the size
+    multiple, at least ``meta.halo``), and that halo: the engine's view of a whole image."""
+    from s2o_qgis_plugin.engine.tiling import read_halo, reflect_index
+
+    h = read_halo(meta.halo, meta.size_multiple)
+    rows = reflect_index(np.arange(-h, x.shape[2] + h), x.shape[2])
+    cols = reflect_index(np.arange(-h, x.shape[3] + h), x.shape[3])
+    return x[:, :, rows][:, :, :, cols], h
+
+
 def real_input(path: Path, meta: ModelMetadata) -> np.ndarray:
     """A real Sentinel-1 GeoTIFF (dB bands named VV/VH) -> network input, cut to the multiple."""
     import rasterio
@@ -148,15 +173,20 @@ def real_input(path: Path, meta: ModelMetadata) -> np.ndarray:
 
 
 def parity(module: nn.Module, model_path: Path, inputs: dict) -> tuple[dict, list]:
+    """Max |onnx - torch| per input; ``module`` is the trained (reflection-padded) generator.
+    Each input is given the engine's halo and compared on the pixels the engine keeps."""
     from s2o_qgis_plugin.engine.model import S2OModel
 
     engine_model = S2OModel.load(model_path, device="cpu")
     diffs = {}
     for name, x in inputs.items():
+        padded, h = with_halo(x, engine_model.meta)
         with torch.no_grad():
-            expected = module(torch.from_numpy(x)).numpy()
-        got = engine_model.run(x)
-        diffs[name] = float(np.abs(got - expected).max())
+            expected = module(torch.from_numpy(padded)).numpy()
+        got = engine_model.run(padded)
+        diffs[name] = float(np.abs(got - expected)[..., h:-h, h:-h].max())
+        if engine_model.meta.padding == "reflect":  # the same graph: equal on the border too
+            diffs[f"{name}, border included"] = float(np.abs(got - expected).max())
     return diffs, engine_model.providers
 
 
@@ -165,6 +195,7 @@ def export(
     out: Path,
     *,
     fp16: bool = False,
+    padding: str = "zeros",
     real: Path | None = None,
     name: str = "s2o-npde",
     version: str = "0.1.0",
@@ -177,7 +208,10 @@ def export(
         cfg, generator = load_checkpoint(checkpoint)
     except Exception as exc:  # torch.load's unpickling errors vary; name the file and the cause
         raise ValueError(f"{checkpoint} is not an s2o training checkpoint: {exc}") from exc
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {list(PADDINGS)}, got {padding!r}")
     module = OpticalOnly(generator).eval()
+    graph = module if padding == "reflect" else OpticalOnly(zero_padded(generator)).eval()
     meta = build_metadata(
         cfg,
         generator,
@@ -187,11 +221,12 @@ def export(
         licence=licence,
         credit=credit,
         metrics=metrics or {},
+        padding=padding,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         raw = Path(tmp) / "raw.onnx"
-        export_graph(module, generator.in_channels, raw, meta)
+        export_graph(graph, generator.in_channels, raw, meta)
         proto = onnx.load(str(raw))
     if fp16:
         proto = to_fp16(proto)
@@ -222,6 +257,13 @@ def main(argv=None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--fp16", action="store_true", help="float16 weights (float32 I/O)")
     parser.add_argument(
+        "--padding",
+        choices=PADDINGS,
+        default="zeros",
+        help="zeros (default): the faster graph, exact wherever the engine keeps pixels; "
+        "reflect: the trained network as it is, border band included",
+    )
+    parser.add_argument(
         "--real-input", type=Path, help="a Sentinel-1 dB GeoTIFF for the parity check"
     )
     parser.add_argument("--name", default="s2o-npde")
@@ -236,6 +278,7 @@ def main(argv=None) -> int:
         args.checkpoint,
         args.out,
         fp16=args.fp16,
+        padding=args.padding,
         real=args.real_input,
         name=args.name,
         version=args.version,

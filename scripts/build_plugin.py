@@ -62,7 +62,9 @@ def install(zip_path: Path, env: dict | None = None) -> Path:
         qgis_process_cmd("plugins", "enable", PLUGIN_NAME), env=env, capture_output=True, text=True
     )
     if done.returncode != 0 and "already enabled" not in done.stdout + done.stderr:
-        raise RuntimeError(f"qgis_process could not enable {PLUGIN_NAME}: {done.stdout}{done.stderr}")
+        raise RuntimeError(
+            f"qgis_process could not enable {PLUGIN_NAME}: {done.stdout}{done.stderr}"
+        )
     return target
 
 

@@ -126,6 +126,10 @@ Sentinel-1 backscatter ({" + ".join(meta.input_bands)}, sigma0 in dB, clipped to
 {meta.input_db_range} and mapped to [-1, 1]) to a Sentinel-2-like true-colour image
 (Red, Green, Blue as reflectance x 10000 over {meta.output_dn_range}). Size multiple
 {meta.size_multiple}; receptive-field radius (halo) {meta.halo} px, so tiles stitch seam-free.
+The graph's convolutions pad with {meta.padding} (`export_onnx.py --padding {meta.padding}`): the
+trained network exactly wherever a pixel is at least {meta.halo} px from the input's border, which
+the engine's halo guarantees, and faster in onnxruntime than separate reflection pads
+(docs/PERFORMANCE.md).
 
 ## Training
 - Data: {meta.training_data}
@@ -175,7 +179,8 @@ Loss curves of the S2O-NPDE run: `docs/default_model_losses.png`.
 
 ## Licence and credit
 Training data: BigEarthNet ({LICENCE}). {BEN_CREDIT}.
-Export parity (onnxruntime vs torch, max abs difference): {
+Export parity (onnxruntime vs the trained torch generator on inputs given the engine's halo, on the
+pixels the engine keeps; max abs difference): {
         ", ".join(f"{k}: {v:.1e}" for k, v in report.parity.items())
     }.
 """

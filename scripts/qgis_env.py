@@ -43,5 +43,6 @@ def qgis_profile_plugins_dir(env: dict | None = None) -> Path:
     """The default profile's plugin folder: under $QGIS_CUSTOM_CONFIG_PATH when set, else HOME."""
     env = os.environ if env is None else env
     custom = env.get("QGIS_CUSTOM_CONFIG_PATH")
-    base = Path(custom) if custom else Path(env.get("HOME", "~")).expanduser() / ".local/share/QGIS/QGIS3"
+    home = Path(env.get("HOME", "~")).expanduser()
+    base = Path(custom) if custom else home / ".local/share/QGIS/QGIS3"
     return base / "profiles/default/python/plugins"

@@ -19,6 +19,13 @@ Output: the network's output band ``j`` (``output_bands[j]``, "Red", "Green", "B
 Geometry: the network's height and width must be multiples of ``size_multiple`` (its total
 stride); a pixel's value depends on input pixels at most ``halo`` pixels away (receptive-field
 radius), so tiles read with a halo of at least ``halo`` and stitched give the whole-image result.
+
+Padding: ``padding`` names how the graph's convolutions pad their inputs. "reflect" is the
+trained network as it is. "zeros" (schema 2) is the exporter's faster graph: the same network with
+zero padding inside each convolution, identical wherever a pixel is at least ``halo`` pixels from
+the input's border and different only in that band. The engine always runs the network on tiles
+with a halo of at least ``halo`` pixels (reflected at the scene's edges) and keeps only the tile's
+centre, so both give the same result there; a caller that runs the graph itself must do the same.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 METADATA_KEY = "s2o_metadata"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+PADDINGS = ("reflect", "zeros")
 KNOWN_INPUT_BANDS = ("VV", "VH")
 INPUT_LAYOUTS = (("VV",), ("VV", "VH"))
 
@@ -48,6 +56,7 @@ class ModelMetadata:
     output_dn_range: list[float] = field(default_factory=lambda: [0.0, 3000.0])
     size_multiple: int = 4
     halo: int = 64
+    padding: str = "reflect"
     input_name: str = "sar"
     output_name: str = "optical"
     training_data: str = ""
@@ -85,6 +94,8 @@ class ModelMetadata:
             raise MetadataError(f"size_multiple must be a positive integer: {self.size_multiple}")
         if not (isinstance(self.halo, int) and self.halo >= 0):
             raise MetadataError(f"halo must be a non-negative integer, got {self.halo}")
+        if self.padding not in PADDINGS:
+            raise MetadataError(f"padding must be one of {list(PADDINGS)}, got {self.padding!r}")
         return self
 
     @property

@@ -71,3 +71,44 @@ def test_export_refuses_non_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="not an s2o training checkpoint"):
         export(bad, tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_default_graph_pads_with_zeros_inside_the_convolutions(tmp_path):
+    """The default (zeros) graph: no Pad operator left; the trained network's pixels wherever the
+    engine keeps them, and a different border band (so the graph really is the zero-padded one)."""
+    import torch
+
+    from export.export_onnx import OpticalOnly, with_halo
+    from training.cyclegan import load_checkpoint
+
+    make_checkpoint(tmp_path / "ckpt.pt")
+    zeros, reflect = tmp_path / "zeros.onnx", tmp_path / "reflect.onnx"
+    report = export(tmp_path / "ckpt.pt", zeros)
+    assert report.ok and report.meta.padding == "zeros"
+    assert not any(k.endswith("border included") for k in report.parity)
+    ops = [n.op_type for n in onnx.load(str(zeros)).graph.node]
+    assert "Pad" not in ops and ops.count("Conv") == 25
+
+    report = export(tmp_path / "ckpt.pt", reflect, padding="reflect")
+    assert report.ok and report.meta.padding == "reflect"
+    assert max(v for k, v in report.parity.items() if k.endswith("border included")) <= 1e-4
+    assert [n.op_type for n in onnx.load(str(reflect)).graph.node].count("Pad") == 25
+
+    _, generator = load_checkpoint(tmp_path / "ckpt.pt")
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 2, 40, 44)).astype(np.float32)
+    padded, h = with_halo(x, report.meta)
+    with torch.no_grad():
+        trained = OpticalOnly(generator).eval()(torch.from_numpy(padded)).numpy()
+    y_zeros = S2OModel.load(zeros, device="cpu").run(padded)
+    y_reflect = S2OModel.load(reflect, device="cpu").run(padded)
+    core = (..., slice(h, -h), slice(h, -h))
+    assert np.abs(y_zeros - trained)[core].max() <= 1e-4
+    assert np.abs(y_reflect - trained).max() <= 1e-4
+    assert np.abs(y_zeros - trained).max() > 1e-2
+
+
+def test_unknown_padding_is_refused(tmp_path):
+    make_checkpoint(tmp_path / "ckpt.pt")
+    with pytest.raises(ValueError, match=r"padding must be one of \['zeros', 'reflect'\]"):
+        export(tmp_path / "ckpt.pt", tmp_path / "x.onnx", padding="edge")
+    assert not (tmp_path / "x.onnx").exists()

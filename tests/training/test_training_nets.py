@@ -10,6 +10,7 @@ from training.config import TrainConfig
 from training.nets import VARIANTS, build_generator, build_reverse_generator, receptive_field_radius
 from training.nets.blocks import BlockCascade, RK2Block, TCDBlock
 from training.nets.heads import GradientHead, PMDHead
+from training.nets.layers import zero_padded
 
 torch.set_num_threads(1)
 
@@ -191,3 +192,24 @@ def test_crop_equals_whole_image_away_from_the_crop_border(variant):
     # near the crop's border its padding shows: the comparison above is not vacuous
     full_ref = whole[:, :, top : top + crop, left : left + crop]
     assert (part - full_ref).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_zero_padded_copy_equals_the_network_away_from_the_border(variant):
+    cfg = TrainConfig(variant=variant, width=4, in_bands="VV,VH")
+    torch.manual_seed(0)
+    gen = build_generator(cfg).eval()
+    zero = zero_padded(gen)
+    m, r = gen.size_multiple, receptive_field_radius(gen)
+    size = -(-(2 * r + 20) // m) * m
+    x = torch.rand(1, 2, size, size, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    with torch.no_grad():
+        ref, got = gen(x), zero(x)
+    inner = slice(r, size - r)
+    torch.testing.assert_close(got[:, :, inner, inner], ref[:, :, inner, inner], rtol=0, atol=1e-4)
+    assert (got - ref).abs().max() > 1e-2  # the border band does differ: zeros are really used
+    # the original is untouched (a copy was changed) and the copy pads nowhere by reflection
+    modes = {mod.padding_mode for mod in gen.modules() if isinstance(mod, torch.nn.Conv2d)}
+    assert modes == {"reflect"}
+    zmodes = {mod.padding_mode for mod in zero.modules() if isinstance(mod, torch.nn.Conv2d)}
+    assert zmodes == {"zeros"}

@@ -1,10 +1,10 @@
 """metadata.txt is complete and is the single source of the version."""
 
 import configparser
-import tomllib
 import zipfile
 
 import pytest
+import tomllib
 
 from scripts.build_plugin import build_zip
 from tests.conftest import ROOT

@@ -70,12 +70,17 @@ class _DepthwiseFixedHead(nn.Module):
         super().__init__()
         self.register_buffer("kernels", kernels)
         self.eps = float(eps)
+        self.pad_mode = PAD_MODE  # "constant" in export's zero-padded copy (layers.zero_padded)
         self.maps_per_channel = MAPS_PER_CHANNEL
 
     def _apply_kernels(self, u: Tensor) -> Tensor:
         b, c, h, w = u.shape
-        flat = F.pad(u.reshape(b * c, 1, h, w), (1, 1, 1, 1), mode=PAD_MODE)
-        out = F.conv2d(flat, self.kernels.to(flat.dtype))
+        flat = u.reshape(b * c, 1, h, w)
+        kernels = self.kernels.to(flat.dtype)
+        if self.pad_mode == "constant":  # zeros: inside the convolution, no separate pad
+            out = F.conv2d(flat, kernels, padding=1)
+        else:
+            out = F.conv2d(F.pad(flat, (1, 1, 1, 1), mode=self.pad_mode), kernels)
         return out.reshape(b, c, self.kernels.shape[0], h, w)
 
     @staticmethod
