@@ -31,6 +31,8 @@ EXPECTED = {
         ["tile", "window", "halo overhead", "threads", "torch ms (trained)",
          "torch ms (zero-padded)", "onnxruntime ms", "onnxruntime MP/s written",
          "speed-up vs trained", "speed-up vs zero-padded"],
+        ["round", "torch (trained) ms", "torch (zero-padded) ms", "onnxruntime ms",
+         "speed-up vs trained", "speed-up vs zero-padded"],
     ],
     "bench_flops": [
         ["op", "nodes", "GFLOP per window", "GFLOP per megapixel", "% of counted"],
