@@ -30,6 +30,7 @@ from rasterio.windows import Window
 
 from . import raster_io
 from .errors import Cancelled, InputError, OutputError
+from .memory import release_freed_memory
 from .model import S2OModel
 from .radiometry import (
     ValueStats,
@@ -193,6 +194,7 @@ class _Job:
                 out.write(dn, window=Window(t.col, t.row, t.width, t.height))
             except (RasterioError, OSError) as exc:
                 raise OutputError(f"writing the output failed: {exc}") from exc
+        release_freed_memory()  # flat resident memory over any number of tiles (memory.py)
 
     def run(self, out, grid: list[Tile], batch_size: int, progress, check_cancel) -> int:
         batches = [grid[i:i + batch_size] for i in range(0, len(grid), batch_size)]
