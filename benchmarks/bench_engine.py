@@ -38,7 +38,8 @@ DEFAULT_TILE = 512
 GOAL = 0.90
 NODATA_INPUT = -1.0
 STAGES = ("read windows", "nodata mask + scaling to network input", "model (raw session.run)",
-          "crop + network output to uint16", "write windows", "close (flush + compression)")
+          "crop + network output to uint16", "write windows",
+          "hand freed heap pages back (engine/memory.py)", "close (flush + compression)")
 
 
 def parse_args(argv=None):
@@ -81,17 +82,18 @@ def raw_pass(session, name_in: str, name_out: str, inputs) -> tuple[float, list]
 
 
 def write_pass(ds, grid, outputs, valids, meta, dst: Path, compressed: bool) -> tuple:
-    """(convert, write, close) seconds of writing the outputs as the engine does."""
+    """(convert, write, trim, close) seconds of writing the outputs as the engine does."""
     from rasterio.windows import Window
 
     from s2o_qgis_plugin.engine import raster_io
+    from s2o_qgis_plugin.engine.memory import release_freed_memory
     from s2o_qgis_plugin.engine.radiometry import network_to_uint16
 
     profile = raster_io.rgb_profile(ds)
     if not compressed:
         profile = {k: v for k, v in profile.items() if k not in ("compress", "zstd_level",
                                                                  "predictor")}
-    t_conv = t_write = 0.0
+    t_conv = t_write = t_trim = 0.0
     out = raster_io.create(dst, profile)
     for t, y, valid in zip(grid, outputs, valids, strict=True):
         start = time.perf_counter()
@@ -101,11 +103,14 @@ def write_pass(ds, grid, outputs, valids, meta, dst: Path, compressed: bool) -> 
         dn[:, ~valid] = raster_io.OUTPUT_NODATA
         mid = time.perf_counter()
         out.write(dn, window=Window(t.col, t.row, t.width, t.height))
+        end = time.perf_counter()
+        release_freed_memory()
         t_conv += mid - start
-        t_write += time.perf_counter() - mid
+        t_write += end - mid
+        t_trim += time.perf_counter() - end
     start = time.perf_counter()
     out.close()
-    return t_conv, t_write, time.perf_counter() - start
+    return t_conv, t_write, t_trim, time.perf_counter() - start
 
 
 def bench_tile(src: Path, tmp: Path, s2o, tile: int, repeats: int) -> dict:
@@ -129,10 +134,11 @@ def bench_tile(src: Path, tmp: Path, s2o, tile: int, repeats: int) -> dict:
             provider = result.provider
             dst.unlink()
         del inputs
-        t_conv, t_write, t_close = write_pass(ds, grid, outputs, valids, meta,
-                                              tmp / f"profile_{tile}.tif", compressed=True)
-        _, t_write_raw, t_close_raw = write_pass(ds, grid, outputs, valids, meta,
-                                                 tmp / f"profile_raw_{tile}.tif", compressed=False)
+        t_conv, t_write, t_trim, t_close = write_pass(ds, grid, outputs, valids, meta,
+                                                      tmp / f"profile_{tile}.tif", compressed=True)
+        _, t_write_raw, _, t_close_raw = write_pass(ds, grid, outputs, valids, meta,
+                                                    tmp / f"profile_raw_{tile}.tif",
+                                                    compressed=False)
         scene_mp = ds.width * ds.height / 1e6
         computed = len(grid) * grid[0].read_height * grid[0].read_width / 1e6
     hp = read_halo(meta.halo, meta.size_multiple)
@@ -141,7 +147,7 @@ def bench_tile(src: Path, tmp: Path, s2o, tile: int, repeats: int) -> dict:
         tile=tile, window=tile + 2 * hp, tiles=len(grid), overhead=common.halo_overhead(tile, hp),
         computed_ratio=computed / scene_mp, raw=raw, engine=engine, scene_mp=scene_mp,
         provider=provider,
-        stages=[t_read, t_scale, raw, t_conv, t_write, t_close],
+        stages=[t_read, t_scale, raw, t_conv, t_write, t_trim, t_close],
         uncompressed=(t_write_raw, t_close_raw),
     )
 
