@@ -40,7 +40,6 @@ FULL = dict(size=2048, tiles="256,512,1024", repeats=5)
 QUICK = dict(size=256, tiles="128", repeats=1)
 DEFAULT_TILE = 512
 GOAL = 0.90
-NODATA_INPUT = -1.0
 STAGES = ("read windows", "nodata mask + scaling to network input", "model (raw session.run)",
           "crop + network output to uint16", "write windows",
           "hand freed heap pages back (engine/memory.py)", "close (flush + compression)")
@@ -59,7 +58,7 @@ def parse_args(argv=None):
 def prepare_windows(ds, grid, meta):
     """The engine's network inputs for every tile (read + mask + scale) and the core masks."""
     from s2o_qgis_plugin.engine import raster_io
-    from s2o_qgis_plugin.engine.radiometry import sar_to_network
+    from s2o_qgis_plugin.engine.radiometry import NODATA_INPUT, sar_to_network
 
     inputs, valids, t_read, t_scale = [], [], 0.0, 0.0
     for t in grid:

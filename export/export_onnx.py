@@ -3,7 +3,8 @@
     python export/export_onnx.py CKPT OUT.onnx [--fp16] [--padding zeros|reflect]
                                  [--real-input S1.tif] [--metrics M.json]
 
-1. load the checkpoint (config + generator, eval mode); the PMD side output is dropped;
+1. load the checkpoint (config + generator, eval mode); its forward(x) is the optical output
+   alone, without the PMD side output;
 2. export with dynamic batch, height and width (opset 18), fixed PDE kernels as constants.
    By default (``--padding zeros``) the graph is the zero-padded copy of the generator
    (training/nets/layers.zero_padded): the padding lives inside each Conv instead of a separate
@@ -40,27 +41,19 @@ import onnx  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from s2o_qgis_plugin.engine.metadata import ModelMetadata, write_to_onnx_model  # noqa: E402
+from s2o_qgis_plugin.engine.metadata import (  # noqa: E402
+    PADDINGS,
+    ModelMetadata,
+    write_to_onnx_model,
+)
 from s2o_qgis_plugin.engine.radiometry import db_to_network  # noqa: E402
 from training.cyclegan import load_checkpoint  # noqa: E402
 from training.nets.layers import zero_padded  # noqa: E402
 from training.nets.receptive import receptive_field_radius  # noqa: E402
 
 OPSET = 18
-PADDINGS = ("zeros", "reflect")
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 BEN_CREDIT = "Contains modified Copernicus Sentinel data"
-
-
-class OpticalOnly(nn.Module):
-    """The generator's SAR -> optical path alone (no PMD side output)."""
-
-    def __init__(self, generator: nn.Module):
-        super().__init__()
-        self.generator = generator
-
-    def forward(self, sar):
-        return self.generator(sar)
 
 
 @dataclass
@@ -210,8 +203,8 @@ def export(
         raise ValueError(f"{checkpoint} is not an s2o training checkpoint: {exc}") from exc
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {list(PADDINGS)}, got {padding!r}")
-    module = OpticalOnly(generator).eval()
-    graph = module if padding == "reflect" else OpticalOnly(zero_padded(generator)).eval()
+    module = generator.eval()  # forward(x) is the optical output alone (no PMD side output)
+    graph = module if padding == "reflect" else zero_padded(generator).eval()
     meta = build_metadata(
         cfg,
         generator,

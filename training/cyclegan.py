@@ -37,9 +37,8 @@ from training.nets import (
 # names of the logged losses, in the loss CSV's column order
 LOSS_NAMES = ("g_total", "gan", "pix", "per", "cyc", "pde_tcd", "pde_pmd", "d_optical", "d_sar")
 
-# checkpoint keys
+# checkpoint format
 CKPT_FORMAT = 1
-CKPT_KEYS = ("format", "config", "model", "optimizers", "schedulers", "scalers", "rng", "progress")
 
 
 class Generators(nn.Module):

@@ -12,9 +12,9 @@ inference agree):
 
 with per-band SAR ranges (defaults VV [-25, 0] dB, VH [-32.5, 0] dB) and Sentinel-2
 reflectance x 10000 (DN) over [a, b] = [0, 3000] for RGB = B04, B03, B02. SAR nodata (NaN,
-+-inf or the file's nodata value) becomes the low clip value, i.e. -1; `valid` is 1 where every
-SAR band was finite and the optical pixel was not nodata (0 for Sentinel-2), so losses may
-mask it.
++-inf or the file's nodata value in any band) becomes -1 in every band, as the engine feeds it
+(radiometry.NODATA_INPUT); `valid` is 1 where every SAR band was finite and the optical pixel was
+not nodata (0 for Sentinel-2), so losses may mask it.
 
 Kinds (`KINDS`):
 - "paired": root/s1/<id>.tif (VV[,VH] float32 dB, band descriptions name the bands) and
@@ -59,7 +59,7 @@ import torch
 from rasterio.errors import NotGeoreferencedWarning
 from torch.utils.data import Dataset
 
-from s2o_qgis_plugin.engine.radiometry import db_to_network, dn_to_network
+from s2o_qgis_plugin.engine.radiometry import NODATA_INPUT, db_to_network, dn_to_network
 
 KINDS = ("paired", "sen12", "bigearthnet", "sen12ms")
 SPLITS = ("train", "val", "test")
@@ -69,7 +69,6 @@ OPTICAL_DN_RANGE = (0.0, 3000.0)
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 SPLITS_FILE = "splits.json"
 S2_NODATA = 0
-RGB_DESCRIPTIONS = ("Red", "Green", "Blue")
 BEN_RGB = ("B04", "B03", "B02")
 SEN12MS_RGB = (4, 3, 2)  # 1-based band indexes of B04, B03, B02 in the 13-band S2 GeoTIFF
 
@@ -247,12 +246,11 @@ class PairDataset(Dataset):
         sar_db, optical_dn = self._augment(index, pair, sar_db, optical_dn)
         sar_ok = np.isfinite(sar_db).all(axis=0)
         opt_ok = np.isfinite(optical_dn).all(axis=0)
-        lows = np.array([lo for lo, _ in self.sar_db_range], np.float32)[:, None, None]
-        sar_db = np.where(np.isnan(sar_db), lows, sar_db)  # +-inf are clipped by the map
-        optical_dn = np.where(np.isnan(optical_dn), np.float32(self.optical_dn_range[0]),
-                              optical_dn)
+        sar = db_to_network(sar_db, self.sar_db_range)
+        sar[:, ~sar_ok] = NODATA_INPUT  # as the engine: every band, wherever one is invalid
+        optical_dn = np.where(opt_ok, optical_dn, np.float32(self.optical_dn_range[0]))
         return {
-            "sar": torch.from_numpy(db_to_network(sar_db, self.sar_db_range)),
+            "sar": torch.from_numpy(sar),
             "optical": torch.from_numpy(dn_to_network(optical_dn, self.optical_dn_range)),
             "valid": torch.from_numpy((sar_ok & opt_ok)[None].astype(np.float32)),
             "id": pair.id,
@@ -284,14 +282,18 @@ class PairDataset(Dataset):
 # Readers
 
 
-def read_raster(path: Path, indexes=None) -> tuple[np.ndarray, tuple, object]:
-    """(bands float32 with the nodata value as NaN, band descriptions, nodata) of a raster."""
+def read_raster(path: Path, indexes=None, need: tuple[int, str] | None = None
+                ) -> tuple[np.ndarray, tuple, object]:
+    """(bands float32 with the nodata value as NaN, band descriptions, nodata) of a raster.
+    ``need = (n, what)``: refuse a raster of fewer than n bands, saying it is not ``what``."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"raster {path} does not exist")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         try:
             with rasterio.open(path) as ds:
+                if need is not None and ds.count < need[0]:
+                    raise ValueError(f"{path} has {ds.count} band(s): not {need[1]}")
                 data = ds.read(indexes).astype(np.float32)
                 descriptions, nodata = ds.descriptions, ds.nodata
         except rasterio.errors.RasterioIOError as err:
@@ -299,13 +301,6 @@ def read_raster(path: Path, indexes=None) -> tuple[np.ndarray, tuple, object]:
     if nodata is not None and not np.isnan(nodata):
         data[data == np.float32(nodata)] = np.nan
     return data, descriptions, nodata
-
-
-def _band_count(path: Path) -> int:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(path) as ds:
-            return ds.count
 
 
 def _swap_s1_s2(path: Path, root: Path) -> Path:
@@ -395,9 +390,7 @@ class Sen12Dataset(PairDataset):
         grey, _, _ = read_raster(pair.sar, 1)
         lo, hi = self.png_sar_db_range
         sar = (lo + grey / 255.0 * (hi - lo))[None].astype(np.float32)
-        if _band_count(pair.optical) < 3:
-            raise ValueError(f"{pair.optical} is not an RGB PNG")
-        rgb, _, _ = read_raster(pair.optical, [1, 2, 3])
+        rgb, _, _ = read_raster(pair.optical, [1, 2, 3], need=(3, "an RGB PNG"))
         a, b = self.png_optical_dn_range
         return sar, (a + rgb / 255.0 * (b - a)).astype(np.float32)
 
@@ -426,9 +419,8 @@ class Sen12MSDataset(PairDataset):
         if sar.shape[0] != 2:
             raise ValueError(f"{pair.sar} has {sar.shape[0]} band(s); expected 2 (VV, VH dB)")
         sar = sar[[SAR_BANDS.index(b) for b in self.in_bands]]
-        if _band_count(pair.optical) < max(SEN12MS_RGB):
-            raise ValueError(f"{pair.optical} has fewer than 13 Sentinel-2 bands")
-        optical, _, _ = read_raster(pair.optical, list(SEN12MS_RGB))
+        optical, _, _ = read_raster(pair.optical, list(SEN12MS_RGB),
+                                    need=(13, "a 13-band Sentinel-2 GeoTIFF"))
         optical[optical == S2_NODATA] = np.nan
         return sar, optical
 

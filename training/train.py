@@ -99,7 +99,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def lr_factor(epoch: int, cfg: TrainConfig) -> float:
     """1 until decay_start_epoch, then linear to 0 at the end of the last epoch:
     f(e) = min(1, (epochs - e) / (epochs - decay_start_epoch))."""
-    if epoch < cfg.decay_start_epoch:
+    if epoch < cfg.decay_start_epoch or cfg.decay_start_epoch >= cfg.epochs:  # no decay
         return 1.0
     return max(0.0, (cfg.epochs - epoch) / (cfg.epochs - cfg.decay_start_epoch))
 

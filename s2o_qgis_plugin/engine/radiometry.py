@@ -57,6 +57,7 @@ DB_PLAUSIBLE = (-100.0, 60.0)  # outside this a declared dB raster is refused
 NEGATIVE_FRACTION = 0.01  # more negatives than this: dB, never linear/amplitude
 LINEAR_MEDIAN_MAX, LINEAR_P99_MAX = 0.5, 3.0
 AMPLITUDE_MEDIAN, AMPLITUDE_P99_MAX = (0.03, 1.0), 2.0
+NODATA_INPUT = -1.0  # network input of nodata pixels, every band (the low clip value)
 DECLARED_DB_MEDIAN_MIN = 1.5  # dB with no negatives and a smaller median: linear/amplitude
 POWER_P99_MAX = 50.0  # linear/amplitude above this: uncalibrated DN
 CV_BLOCK = 5

@@ -33,6 +33,7 @@ from .errors import Cancelled, InputError, OutputError
 from .memory import release_freed_memory
 from .model import S2OModel
 from .radiometry import (
+    NODATA_INPUT,
     ValueStats,
     check_scale_name,
     choose_bands,
@@ -41,8 +42,6 @@ from .radiometry import (
     sar_to_network,
 )
 from .tiling import Tile, read_halo, tile_grid, validate_tile_size
-
-NODATA_INPUT = -1.0  # network input given to nodata pixels (the low clip value)
 
 
 @dataclass

@@ -78,7 +78,7 @@ def test_default_graph_pads_with_zeros_inside_the_convolutions(tmp_path):
     engine keeps them, and a different border band (so the graph really is the zero-padded one)."""
     import torch
 
-    from export.export_onnx import OpticalOnly, with_halo
+    from export.export_onnx import with_halo
     from training.cyclegan import load_checkpoint
 
     make_checkpoint(tmp_path / "ckpt.pt")
@@ -98,7 +98,7 @@ def test_default_graph_pads_with_zeros_inside_the_convolutions(tmp_path):
     x = np.random.default_rng(1).uniform(-1, 1, (1, 2, 40, 44)).astype(np.float32)
     padded, h = with_halo(x, report.meta)
     with torch.no_grad():
-        trained = OpticalOnly(generator).eval()(torch.from_numpy(padded)).numpy()
+        trained = generator.eval()(torch.from_numpy(padded)).numpy()
     y_zeros = S2OModel.load(zeros, device="cpu").run(padded)
     y_reflect = S2OModel.load(reflect, device="cpu").run(padded)
     core = (..., slice(h, -h), slice(h, -h))
@@ -109,7 +109,7 @@ def test_default_graph_pads_with_zeros_inside_the_convolutions(tmp_path):
 
 def test_unknown_padding_is_refused(tmp_path):
     make_checkpoint(tmp_path / "ckpt.pt")
-    with pytest.raises(ValueError, match=r"padding must be one of \['zeros', 'reflect'\]"):
+    with pytest.raises(ValueError, match=r"padding must be one of \['reflect', 'zeros'\]"):
         export(tmp_path / "ckpt.pt", tmp_path / "x.onnx", padding="edge")
     assert not (tmp_path / "x.onnx").exists()
 

@@ -109,3 +109,14 @@ def test_perceptual_loss_without_vgg_weights_stops_with_advice(tmp_path, monkeyp
 def test_bad_config_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="in_bands must be"):
         main(["--in-bands", "VH", "--out-dir", str(tmp_path)])
+
+
+def test_lr_factor_decays_linearly_and_no_decay_when_it_starts_at_the_end():
+    from training.config import TrainConfig
+    from training.train import lr_factor
+
+    cfg = TrainConfig(epochs=4, decay_start_epoch=2)
+    assert [lr_factor(e, cfg) for e in range(5)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+    for start in (3, 5):  # decay_start_epoch >= epochs: no decay, and no division by zero
+        cfg = TrainConfig(epochs=3, decay_start_epoch=start)
+        assert [lr_factor(e, cfg) for e in range(4)] == [1.0] * 4

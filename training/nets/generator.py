@@ -94,10 +94,6 @@ class S2OGenerator(nn.Module):
         self.decoder = Decoder(width, out_channels)
         init_generator_weights(self)
 
-    @property
-    def has_side_output(self) -> bool:
-        return self.branch is not None
-
     def phi(self, image: Tensor) -> Tensor:
         """The head's mapping phi(image) (PMD maps), the target of the side output."""
         return self.head(image)
@@ -149,8 +145,6 @@ class UNetGenerator(nn.Module):
         )
         self.out = conv(ch[0], out_channels)
         init_generator_weights(self)
-
-    has_side_output = False
 
     def forward(self, x: Tensor, return_pmd: bool = False):
         _check_size(x, self.size_multiple)
