@@ -40,8 +40,8 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from . import raster_io
-from .errors import Cancelled, InputError, OutputError
-from .radiometry import SCALES, ValueStats, check_scale_name, decide_input_scale, from_db, to_db
+from .errors import Cancelled, InputError, OutputError, whole_number
+from .radiometry import ValueStats, check_scale_name, decide_input_scale, from_db, to_db
 from .tiling import clipped_grid, validate_tile_size
 
 DEFAULT_ITERATIONS = 10
@@ -53,10 +53,7 @@ MAX_ITERATIONS = 1000
 
 def check_parameters(iterations, kappa, dt) -> tuple[int, float, float]:
     """Validated (iterations, kappa, dt) or InputError saying what is allowed."""
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) \
-            or not 0 <= iterations <= MAX_ITERATIONS:
-        raise InputError(f"iterations must be a whole number in 0..{MAX_ITERATIONS}, "
-                         f"got {iterations!r}")
+    iterations = whole_number(iterations, "iterations", 0, MAX_ITERATIONS)
     if not (isinstance(kappa, (int, float, np.number)) and np.isfinite(kappa) and kappa > 0):
         raise InputError(f"kappa must be a positive number (in dB), got {kappa!r}")
     if not (isinstance(dt, (int, float, np.number)) and 0 < dt <= MAX_DT):
@@ -143,7 +140,7 @@ def despeckle_raster(
     as in translate_raster."""
     started = time.perf_counter()
     iterations, kappa, dt = check_parameters(iterations, kappa, dt)
-    scale = check_scale_name(scale, ("auto", *SCALES))
+    scale = check_scale_name(scale)
     src_path = Path(src)
     with raster_io.open_raster(src_path) as ds:
         dst_path = raster_io.check_destination(dst, src_path)

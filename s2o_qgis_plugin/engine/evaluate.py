@@ -160,55 +160,46 @@ def evaluate_rasters(
     """
     if not stretch > 0:
         raise InputError(f"the reflectance stretch must be positive, got {stretch}")
-    try:
-        pred_ds = rasterio.open(pred)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InputError(f"cannot read the prediction raster {pred}: {exc}") from exc
-    with pred_ds:
+    with raster_io.open_raster(pred) as pred_ds, raster_io.open_raster(ref) as ref_ds:
+        pbands = _pick_bands(pred_ds, pred_bands, "the prediction")
+        rbands = _pick_bands(ref_ds, ref_bands, "the reference")
+        if len(pbands) != len(rbands):
+            raise InputError(
+                f"choose as many prediction bands as reference bands "
+                f"(got {len(pbands)} and {len(rbands)})"
+            )
+        win = _common_window(pred_ds, ref_ds)
+        resampled = not _same_grid(pred_ds, ref_ds)
+        if resampled:
+            vrt_opts = {} if ref_ds.nodata is not None else {"add_alpha": True}
+            ref_src = WarpedVRT(
+                ref_ds,
+                crs=pred_ds.crs,
+                transform=pred_ds.transform,
+                width=pred_ds.width,
+                height=pred_ds.height,
+                resampling=resampling,
+                **vrt_opts,
+            )
+        else:
+            ref_src = ref_ds
         try:
-            ref_ds = rasterio.open(ref)
-        except rasterio.errors.RasterioIOError as exc:
-            raise InputError(f"cannot read the reference raster {ref}: {exc}") from exc
-        with ref_ds:
-            pbands = _pick_bands(pred_ds, pred_bands, "the prediction")
-            rbands = _pick_bands(ref_ds, ref_bands, "the reference")
-            if len(pbands) != len(rbands):
-                raise InputError(
-                    f"choose as many prediction bands as reference bands "
-                    f"(got {len(pbands)} and {len(rbands)})"
-                )
-            win = _common_window(pred_ds, ref_ds)
-            resampled = not _same_grid(pred_ds, ref_ds)
+            sums = _accumulate(
+                pred_ds,
+                ref_src,
+                pbands,
+                rbands,
+                win,
+                stretch,
+                strip_rows,
+                progress,
+                is_cancelled,
+            )
+        finally:
             if resampled:
-                vrt_opts = {} if ref_ds.nodata is not None else {"add_alpha": True}
-                ref_src = WarpedVRT(
-                    ref_ds,
-                    crs=pred_ds.crs,
-                    transform=pred_ds.transform,
-                    width=pred_ds.width,
-                    height=pred_ds.height,
-                    resampling=resampling,
-                    **vrt_opts,
-                )
-            else:
-                ref_src = ref_ds
-            try:
-                sums = _accumulate(
-                    pred_ds,
-                    ref_src,
-                    pbands,
-                    rbands,
-                    win,
-                    stretch,
-                    strip_rows,
-                    progress,
-                    is_cancelled,
-                )
-            finally:
-                if resampled:
-                    ref_src.close()
-            bounds = rasterio.windows.bounds(win, pred_ds.transform)
-            crs = pred_ds.crs.to_string()
+                ref_src.close()
+        bounds = rasterio.windows.bounds(win, pred_ds.transform)
+        crs = pred_ds.crs.to_string()
     return _result(sums, win, bounds, crs, pbands, rbands, stretch, resampled)
 
 

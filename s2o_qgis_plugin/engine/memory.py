@@ -3,9 +3,8 @@
 A translation allocates and frees the same few window-sized buffers (a few MB each) in three
 threads for every tile. glibc's allocator raises its mmap threshold after the first large buffer
 is freed, so later buffers come from the heaps of the threads' arenas; freed space there stays
-resident and fragments, and the resident set kept growing with the number of tiles (on the
-benchmark's 1x1-convolution stand-in, peak 347 MB for a 4k x 4k scene and 503 MB for 16k x 16k
-with the GDAL cache already capped; docs/PERFORMANCE.md).
+resident and fragments, and the resident set kept growing with the number of tiles
+(benchmarks/bench_memory.py shows the engine with and without this step).
 
 :func:`release_freed_memory` hands the free pages of every arena back to the operating system
 (glibc's ``malloc_trim(0)``); the engine calls it after writing each batch of tiles, from its

@@ -36,7 +36,6 @@ from dataclasses import asdict, dataclass, field, fields
 METADATA_KEY = "s2o_metadata"
 SCHEMA_VERSION = 2
 PADDINGS = ("reflect", "zeros")
-KNOWN_INPUT_BANDS = ("VV", "VH")
 INPUT_LAYOUTS = (("VV",), ("VV", "VH"))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ModelError
+from .errors import InputError, ModelError, whole_number
 from .metadata import MetadataError, ModelMetadata, read_from_onnx_session
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "s2o_npde_default.onnx"
@@ -112,10 +112,8 @@ class S2OModel:
         ``threads`` intra-op threads (None: onnxruntime's default, one per physical core).
         Raises ModelError (or InputError for a bad device/threads value) with the reason."""
         path = default_model_path() if path is None else Path(path)
-        if threads is not None and (
-            isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
-        ):
-            raise InputError(f"threads must be a positive whole number, got {threads!r}")
+        if threads is not None:
+            threads = whole_number(threads, "threads")
         if not path.exists():
             raise ModelError(f"model file not found: {path}")
         if not path.is_file():

@@ -92,7 +92,7 @@ def network_to_uint16(y: np.ndarray, value_range, dn_range, min_dn: int = 1) -> 
     dn = np.multiply(y, np.float32(s), dtype=np.float32)
     dn += np.float32(lo - a * s)
     np.maximum(dn, np.float32(max(lo, min_dn)), out=dn)
-    np.minimum(dn, np.float32(min(hi, 65535)), out=dn)
+    np.minimum(dn, np.float32(min(hi, np.iinfo(np.uint16).max)), out=dn)
     np.rint(dn, out=dn)
     return dn.astype(np.uint16)
 

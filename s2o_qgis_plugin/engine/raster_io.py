@@ -41,7 +41,6 @@ from .tiling import reflect_index
 
 OUTPUT_NODATA = 0
 MIN_VALID_DN = 1
-MAX_DN = 65535
 RGB_DESCRIPTIONS = ("Red", "Green", "Blue")
 RGB_COLORINTERP = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
 BLOCK_SIZE = 256

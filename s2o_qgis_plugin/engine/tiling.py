@@ -98,7 +98,7 @@ def validate_tile_size(tile, size_multiple: int, halo: int = 0) -> int:
         )
     if tile < low:
         raise InputError(
-            f"tile size {tile} is too small for this model (size multiple {m}, halo {halo}): "
+            f"tile size {tile} is too small for a {halo} px halo (size multiple {m}): "
             f"use at least {low}; 512 is a good default (tile size option)"
         )
     if tile > high:

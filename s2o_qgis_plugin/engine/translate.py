@@ -29,7 +29,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from . import raster_io
-from .errors import Cancelled, InputError, OutputError
+from .errors import Cancelled, OutputError, whole_number
 from .memory import release_freed_memory
 from .model import S2OModel
 from .radiometry import (
@@ -58,12 +58,6 @@ class TranslateResult:
     skipped_tiles: int = 0  # tiles without any valid pixel (no inference)
     model_name: str = ""
     log: list[str] = field(default_factory=list)
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"{name} must be a positive whole number, got {value!r}")
-    return int(value)
 
 
 @raster_io.bounded_gdal_cache
@@ -108,7 +102,7 @@ def translate_raster(
             raise Cancelled(f"cancelled: nothing was written to {dst}")
 
     input_scale = check_scale_name(input_scale)
-    batch_size = _positive_int(batch_size, "batch size")
+    batch_size = whole_number(batch_size, "batch size")
     src_path = Path(src)
     with raster_io.open_raster(src_path) as ds:
         dst_path = raster_io.check_destination(dst, src_path)
