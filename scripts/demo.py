@@ -23,13 +23,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH  # noqa: E402
 from scripts.build_plugin import build_zip, install  # noqa: E402
 from scripts.qgis_env import qgis_env, qgis_process_cmd  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "bigearthnet"
 DEFAULT_INPUT = DATA / "s1_mosaic.tif"
 DEFAULT_REFERENCE = DATA / "s2_mosaic.tif"
-DEFAULT_MODEL = ROOT / "s2o_qgis_plugin" / "models" / "s2o_npde_default.onnx"
 DEFAULT_OUT = ROOT / "out" / "demo"
 
 
@@ -45,9 +45,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 
-    if args.model is None and not DEFAULT_MODEL.is_file():
+    if args.model is None and not DEFAULT_MODEL_PATH.is_file():
         print(
-            f"The default model {DEFAULT_MODEL.relative_to(ROOT)} is not in this checkout yet.\n"
+            f"The default model {DEFAULT_MODEL_PATH.relative_to(ROOT)} is not in this checkout "
+            "yet.\n"
             "Pass a model exported with export/export_onnx.py:  "
             "python scripts/demo.py --model path/to/model.onnx",
             file=sys.stderr,

@@ -1,7 +1,8 @@
 """What the s2o algorithms share: group, file-source check, engine-error mapping, RGB styling.
 
-Nothing here imports the engine, so the provider loads even when onnxruntime or rasterio are
-missing; the algorithms import the engine inside processAlgorithm, after ``deps.require``.
+Only the engine modules that need nothing beyond numpy (errors, radiometry, tiling, model's
+names) are imported here, so the provider loads even when onnxruntime or rasterio are missing;
+the algorithms import the engine's entry points inside processAlgorithm, after ``deps.require``.
 """
 
 from __future__ import annotations
@@ -23,17 +24,19 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 
 from .. import deps
+from ..engine import radiometry
+from ..engine.errors import Cancelled, S2OError
 
 GROUP = "SAR to optical"
 GROUP_ID = "sar_to_optical"
 GDAL_PROVIDER = "gdal"
 # Sentinel-1 input scales as (engine value, label); an enum parameter's index is the position
-INPUT_SCALES = [
-    ("auto", "Auto (band metadata, else value range)"),
-    ("linear", "Linear sigma0 (power)"),
-    ("db", "Decibels (dB)"),
-    ("amplitude", "Amplitude (square root of sigma0)"),
-]
+INPUT_SCALES = list(zip(radiometry.INPUT_SCALES, (
+    "Auto (band metadata, else value range)",
+    "Linear sigma0 (power)",
+    "Decibels (dB)",
+    "Amplitude (square root of sigma0)",
+), strict=True))
 RGB_STRETCH = (0.0, 3000.0)  # reflectance x 10000 shown as full brightness (true colour)
 SAVE_AS_HINT = (
     "save it as a GeoTIFF first (Raster > Conversion > Translate, or right-click the layer > "
@@ -122,16 +125,12 @@ def engine_errors():
         yield
     except deps.MissingDependencyError as exc:
         raise QgsProcessingException(f"S2O cannot run: {exc}") from exc
-    except Exception as exc:
-        from ..engine.errors import Cancelled, S2OError
-
-        if isinstance(exc, Cancelled):
-            raise QgsProcessingException(
-                "Cancelled by the user: nothing was written to the destination."
-            ) from exc
-        if isinstance(exc, S2OError):
-            raise QgsProcessingException(str(exc)) from exc
-        raise
+    except Cancelled as exc:
+        raise QgsProcessingException(
+            "Cancelled by the user: nothing was written to the destination."
+        ) from exc
+    except S2OError as exc:
+        raise QgsProcessingException(str(exc)) from exc
 
 
 def engine_callbacks(feedback) -> dict:

@@ -11,6 +11,7 @@ from qgis.core import (
 )
 
 from .. import deps
+from ..engine.tiling import MAX_TILE
 from .common import (
     INPUT_SCALES,
     S2OAlgorithm,
@@ -36,7 +37,6 @@ DEFAULT_KAPPA = 2.0  # dB: Sentinel-1 GRD speckle has a std of about 2.3 dB
 DEFAULT_TIME_STEP = 0.2
 DEFAULT_TILE_SIZE = 1024
 MIN_TILE_SIZE = 16
-MAX_TILE_SIZE = 8192
 MAX_TIME_STEP = 0.25  # explicit 4-neighbour scheme is stable for dt <= 1/4
 
 HELP = """<p>Reduces speckle in one band of a SAR raster with Perona-Malik anisotropic diffusion,
@@ -111,7 +111,7 @@ class DespeckleAlgorithm(S2OAlgorithm):
                 self.tr("Tile size (pixels)"),
                 DEFAULT_TILE_SIZE,
                 MIN_TILE_SIZE,
-                MAX_TILE_SIZE,
+                MAX_TILE,
                 advanced=True,
             )
         )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import math
-
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
@@ -109,8 +106,8 @@ class EvaluateAlgorithm(S2OAlgorithm):
         ref = gdal_file_source(
             self.parameterAsRasterLayer(parameters, REFERENCE, context), "reference"
         )
-        pred_bands = self.parameterAsInts(parameters, PREDICTION_BANDS, context) or None
-        ref_bands = self.parameterAsInts(parameters, REFERENCE_BANDS, context) or None
+        pred_bands = self.parameterAsInts(parameters, PREDICTION_BANDS, context)
+        ref_bands = self.parameterAsInts(parameters, REFERENCE_BANDS, context)
         stretch = self.parameterAsDouble(parameters, STRETCH, context)
         report = self.parameterAsFileOutput(parameters, OUTPUT_HTML_FILE, context)
         with engine_errors():
@@ -123,57 +120,15 @@ class EvaluateAlgorithm(S2OAlgorithm):
                 pred_bands=pred_bands,
                 ref_bands=ref_bands,
                 stretch=stretch,
+                report=report,
                 **engine_callbacks(feedback),
             )
         feedback.pushInfo(
             f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.4f} over {result.n_pixels} pixels"
         )
-        with open(report, "w", encoding="utf-8") as f:
-            f.write(report_html(result, pred, ref))
         return {
             PSNR: result.psnr,
             SSIM: result.ssim,
             N_PIXELS: result.n_pixels,
             OUTPUT_HTML_FILE: report,
         }
-
-
-def _fmt(value: float, digits: int) -> str:
-    return "inf" if math.isinf(value) else ("n/a" if math.isnan(value) else f"{value:.{digits}f}")
-
-
-def report_html(result, pred: str, ref: str) -> str:
-    """A small self-contained HTML page with the scores and what they were computed on."""
-    esc = html.escape
-    rows = [
-        ("Prediction", esc(pred)),
-        ("Reference", esc(ref)),
-        ("PSNR (dB)", _fmt(result.psnr, 2)),
-        ("SSIM", _fmt(result.ssim, 4)),
-        ("MSE (8-bit)", _fmt(result.mse, 2)),
-        ("Pixels compared", str(result.n_pixels)),
-        ("Common grid", f"{result.width} x {result.height} px, {esc(result.crs)}"),
-        ("Extent", ", ".join(f"{v:.6g}" for v in result.bounds)),
-        ("Bands (prediction / reference)", f"{result.pred_bands} / {result.ref_bands}"),
-        ("8-bit stretch", f"round(clip(value / {result.stretch:g}, 0, 1) * 255)"),
-        ("Reference resampled", "yes (bilinear)" if result.resampled else "no (same grid)"),
-    ]
-    table = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    per_band = "\n".join(
-        f"<tr><td>{i + 1}</td><td>{_fmt(p, 2)}</td><td>{_fmt(s, 4)}</td></tr>"
-        for i, (p, s) in enumerate(zip(result.psnr_per_band, result.ssim_per_band, strict=True))
-    )
-    return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>S2O evaluation</title>
-<style>table{{border-collapse:collapse}}th,td{{border:1px solid #999;padding:3px 8px;
-text-align:left}}</style></head><body>
-<h2>S2O evaluation against the reference</h2>
-<table>
-{table}
-</table>
-<h3>Per band</h3>
-<table><tr><th>Band</th><th>PSNR (dB)</th><th>SSIM</th></tr>
-{per_band}
-</table>
-</body></html>
-"""

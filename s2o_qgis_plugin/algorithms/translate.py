@@ -15,6 +15,8 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from .. import deps
+from ..engine import model as model_names
+from ..engine.tiling import MAX_TILE
 from ..provider import ICON_PATH
 from .common import (
     INPUT_SCALES,
@@ -37,14 +39,13 @@ DEVICE = "DEVICE"
 OUTPUT = "OUTPUT"
 EXECUTION_PROVIDER = "EXECUTION_PROVIDER"
 
-DEVICES = [
-    ("auto", "Auto (CUDA GPU when available, else CPU)"),
-    ("cuda", "CUDA GPU"),
-    ("cpu", "CPU"),
-]
+DEVICES = list(zip(model_names.DEVICES, (
+    "Auto (CUDA GPU when available, else CPU)",
+    "CUDA GPU",
+    "CPU",
+), strict=True))
 DEFAULT_TILE_SIZE = 512
 MIN_TILE_SIZE = 64
-MAX_TILE_SIZE = 8192
 
 HELP = """<p>Translates a Sentinel-1 SAR raster into a Sentinel-2-like true-colour image with
 S2O-NPDE, a CycleGAN generator with Taylor-central-difference residual blocks and a
@@ -119,7 +120,7 @@ class TranslateAlgorithm(S2OAlgorithm):
                 self.tr("Tile size (pixels)"),
                 DEFAULT_TILE_SIZE,
                 MIN_TILE_SIZE,
-                MAX_TILE_SIZE,
+                MAX_TILE,
             )
         )
         self.addParameter(

@@ -24,9 +24,11 @@ bounded for scenes of any size and the strip size does not change the result.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -38,7 +40,7 @@ from scipy.ndimage import binary_erosion
 from skimage.metrics import structural_similarity
 
 from . import raster_io
-from .errors import Cancelled, InputError
+from .errors import Cancelled, InputError, OutputError
 
 DATA_RANGE = 255.0
 DEFAULT_STRETCH = 3000.0
@@ -151,8 +153,12 @@ def evaluate_rasters(
     strip_rows: int = STRIP_ROWS,
     progress: Callable[[float], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
+    report: str | None = None,
 ) -> EvaluationResult:
     """PSNR and SSIM of ``pred`` (e.g. a translated raster) against ``ref`` (module docstring).
+
+    ``report``: also write the scores as a small HTML page there (OutputError if it cannot be
+    written; the page is written whole or not at all).
 
     ``pred_bands`` / ``ref_bands``: 1-based band numbers in R, G, B order; None or empty picks
     them from the band descriptions (Red/Green/Blue, B04/B03/B02), else 1, 2, 3.
@@ -200,7 +206,22 @@ def evaluate_rasters(
                 ref_src.close()
         bounds = rasterio.windows.bounds(win, pred_ds.transform)
         crs = pred_ds.crs.to_string()
-    return _result(sums, win, bounds, crs, pbands, rbands, stretch, resampled)
+    result = _result(sums, win, bounds, crs, pbands, rbands, stretch, resampled)
+    if report is not None:
+        write_report(result, report, str(pred), str(ref))
+    return result
+
+
+def write_report(result: EvaluationResult, path, pred: str, ref: str) -> None:
+    """``report_html`` written to ``path`` atomically (OutputError naming the path)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.s2o-tmp")
+    try:
+        tmp.write_text(report_html(result, pred, ref), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write the evaluation report {path}: {exc}") from exc
 
 
 def _accumulate(pred, ref, pbands, rbands, win, stretch, strip_rows, progress, is_cancelled):
@@ -282,3 +303,44 @@ def _result(sums, win, bounds, crs, pbands, rbands, stretch, resampled) -> Evalu
         psnr_per_band=[psnr(float(m)) for m in mse_band],
         ssim_per_band=[float(s) for s in ssim_band],
     )
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "inf" if math.isinf(value) else ("n/a" if math.isnan(value) else f"{value:.{digits}f}")
+
+
+def report_html(result, pred: str, ref: str) -> str:
+    """A small self-contained HTML page with the scores and what they were computed on."""
+    esc = html.escape
+    rows = [
+        ("Prediction", esc(pred)),
+        ("Reference", esc(ref)),
+        ("PSNR (dB)", _fmt(result.psnr, 2)),
+        ("SSIM", _fmt(result.ssim, 4)),
+        ("MSE (8-bit)", _fmt(result.mse, 2)),
+        ("Pixels compared", str(result.n_pixels)),
+        ("Common grid", f"{result.width} x {result.height} px, {esc(result.crs)}"),
+        ("Extent", ", ".join(f"{v:.6g}" for v in result.bounds)),
+        ("Bands (prediction / reference)", f"{result.pred_bands} / {result.ref_bands}"),
+        ("8-bit stretch", f"round(clip(value / {result.stretch:g}, 0, 1) * 255)"),
+        ("Reference resampled", "yes (bilinear)" if result.resampled else "no (same grid)"),
+    ]
+    table = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    per_band = "\n".join(
+        f"<tr><td>{i + 1}</td><td>{_fmt(p, 2)}</td><td>{_fmt(s, 4)}</td></tr>"
+        for i, (p, s) in enumerate(zip(result.psnr_per_band, result.ssim_per_band, strict=True))
+    )
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>S2O evaluation</title>
+<style>table{{border-collapse:collapse}}th,td{{border:1px solid #999;padding:3px 8px;
+text-align:left}}</style></head><body>
+<h2>S2O evaluation against the reference</h2>
+<table>
+{table}
+</table>
+<h3>Per band</h3>
+<table><tr><th>Band</th><th>PSNR (dB)</th><th>SSIM</th></tr>
+{per_band}
+</table>
+</body></html>
+"""

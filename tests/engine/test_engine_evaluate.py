@@ -7,7 +7,7 @@ import pytest
 from rasterio.transform import from_origin
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from s2o_qgis_plugin.engine.errors import Cancelled, InputError
+from s2o_qgis_plugin.engine.errors import Cancelled, InputError, OutputError
 from s2o_qgis_plugin.engine.evaluate import evaluate_rasters, rgb_bands_by_description, to_8bit
 from tests.engine.fixtures import write_raster
 
@@ -148,3 +148,16 @@ def test_progress_and_cancel(tmp_path):
         evaluate_rasters(
             a, a, strip_rows=10, is_cancelled=lambda: len(seen) > 4, progress=seen.append
         )
+
+
+def test_html_report_holds_the_scores_and_an_unwritable_path_is_an_output_error(tmp_path):
+    a = write(tmp_path / "a.tif", scene(1))
+    b = write(tmp_path / "b.tif", scene(2))
+    report = tmp_path / "report.html"
+    res = evaluate_rasters(a, b, report=str(report))
+    page = report.read_text()
+    assert f"<th>PSNR (dB)</th><td>{res.psnr:.2f}</td>" in page
+    assert f"<th>SSIM</th><td>{res.ssim:.4f}</td>" in page and "a.tif" in page
+    with pytest.raises(OutputError, match="cannot write the evaluation report .*nope"):
+        evaluate_rasters(a, b, report=str(tmp_path / "nope" / "report.html"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif", "report.html"]

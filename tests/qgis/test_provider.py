@@ -1,5 +1,6 @@
 """The plugin loads in real QGIS and registers the Processing provider `s2o`."""
 
+import configparser
 import os
 import subprocess
 import zipfile
@@ -9,6 +10,7 @@ from qgis.core import QgsApplication
 import s2o_qgis_plugin
 from scripts.build_plugin import build_zip, install
 from scripts.qgis_env import qgis_env, qgis_process_cmd, qgis_profile_plugins_dir
+from tests.conftest import ROOT
 
 
 def test_provider_registered_and_removed(qgis_app, qgis_iface):
@@ -19,7 +21,9 @@ def test_provider_registered_and_removed(qgis_app, qgis_iface):
         provider = registry.providerById("s2o")
         assert provider is not None
         assert provider.name() == "S2O SAR-to-optical"
-        assert provider.versionInfo() == s2o_qgis_plugin._version.__version__
+        metadata = configparser.ConfigParser()
+        metadata.read(ROOT / "metadata.txt", encoding="utf-8")
+        assert provider.versionInfo() == metadata["general"]["version"]
     finally:
         plugin.unload()
     assert registry.providerById("s2o") is None

@@ -1,6 +1,7 @@
 """metadata.txt is complete and is the single source of the version."""
 
 import configparser
+import re
 import zipfile
 
 import pytest
@@ -31,7 +32,7 @@ def test_field_values(meta):
     assert meta["qgisMinimumVersion"] == "3.22"
     assert meta["hasProcessingProvider"] == "yes"
     assert meta["supportsQt6"].lower() in {"yes", "true"}
-    major, minor, patch = (int(x) for x in meta["version"].split("."))
+    assert re.fullmatch(r"\d+\.\d+\.\d+", meta["version"])
     assert (ROOT / "s2o_qgis_plugin" / meta["icon"]).is_file()
 
 
