@@ -170,6 +170,9 @@ def main(argv=None) -> int:
         "matmul": f"{opt.gemm} x {opt.gemm} float32", "threads": ", ".join(map(str, threads_list)),
         "repeats (best kept)": opt.repeats,
     })
+    from s2o_qgis_plugin.engine.model import S2OModel
+    from s2o_qgis_plugin.engine.tiling import read_halo
+
     by_op, conv_groups, other = count_flops(model_path, opt.window)
     total = sum(f for _, f in by_op.values())
     mp = opt.window**2 / 1e6
@@ -178,8 +181,14 @@ def main(argv=None) -> int:
              common.fmt(100 * f / total, 1)) for op, (n, f) in sorted(by_op.items())]
     rows.append(("other ops (<= 1 FLOP per output element)", "-", common.fmt(other / 1e9, 3),
                  common.fmt(other / mp / 1e9, 3), f"{100 * other / total:.1f} (not counted)"))
-    print(common.markdown_table(("op", "nodes", "GFLOP per window", "GFLOP per megapixel",
-                                 "% of counted"), rows))
+    print(common.markdown_table(("op", "nodes", "GFLOP per window",
+                                 "GFLOP per computed megapixel", "% of counted"), rows))
+    meta = S2OModel.load(model_path, device="cpu", threads=1).meta
+    tile = opt.window - 2 * read_halo(meta.halo, meta.size_multiple)
+    if tile > 0:
+        print(f"\nA computed megapixel is one of the window (tile + halo); at tile {tile} each "
+              f"written pixel costs {common.halo_overhead(tile, (opt.window - tile) // 2):.2f} "
+              f"computed pixels, i.e. {total / tile**2 / 1e3:.1f} GFLOP per written megapixel.")
 
     sessions = {t: common.cpu_session(model_path, t) for t in threads_list}
     name = sessions[1].get_inputs()[0].name
@@ -224,9 +233,11 @@ def main(argv=None) -> int:
                                  "% of 1-thread peak"), rows))
     conv_share = op_time.get("Conv (all kinds)", 0.0) / wall
     slowest = max(conv_groups, key=lambda k: conv_time.get(k, 0.0) / conv_groups[k][1])
-    print(f"\nConvolutions take {100 * conv_share:.0f} % of a run; the rest is memory traffic "
-          "(reflection Pads before every convolution, NCHWc layout reorders, concatenations, "
-          "upsampling, the PMD head's element-wise arithmetic). The least efficient convolutions"
+    others = sorted(((op, s) for op, s in op_time.items() if op != "Conv (all kinds)"),
+                    key=lambda kv: -kv[1])[:4]
+    print(f"\nConvolutions take {100 * conv_share:.0f} % of a run; the rest is memory traffic, "
+          "largest first: " + ", ".join(f"{op} {100 * s / wall:.1f} %" for op, s in others)
+          + ". The least efficient convolutions"
           f" are {slowest[0]}x{slowest[0]} with {slowest[1]} input channels at 1/{slowest[2]} "
           f"resolution ({conv_groups[slowest][2]} output channels): few channels give the "
           "matrix kernels short dimensions, and onnxruntime pads the channels to its 8-wide "

@@ -137,7 +137,8 @@ the engine's halo guarantees, and faster in onnxruntime than separate reflection
 - Budget, the same for the three models: {steps} optimisation steps (epochs {cfg.epochs},
   linear decay to 0 from epoch {cfg.decay_start_epoch}), batch {cfg.batch_size}, random
   {cfg.crop} x {cfg.crop} crops of the 120 x 120 patches with random flips, width {cfg.width}
-  (the paper's width is not stated; 16 keeps a step under a second on one CPU core), Adam lr
+  (the paper's width is not stated; 16 keeps a step under a second on this 2-core CPU, see
+  benchmarks/bench_training.py), Adam lr
   {cfg.lr}, betas {tuple(cfg.betas)}, seed {cfg.seed}.
 - Losses (Eq. 8-9): GAN {cfg.gan_weight}, pixel {cfg.lambda_pix}, cycle {cfg.lambda_cyc}, PDE
   {cfg.lambda_pde}, perceptual **{cfg.lambda_per}**: torchvision's VGG19 weights cannot be

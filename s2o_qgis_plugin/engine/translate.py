@@ -30,7 +30,7 @@ from rasterio.windows import Window
 
 from . import raster_io
 from .errors import Cancelled, OutputError, whole_number
-from .memory import release_freed_memory
+from .memory import TRIM_EVERY_S, release_freed_memory
 from .model import S2OModel
 from .radiometry import (
     NODATA_INPUT,
@@ -187,7 +187,7 @@ class _Job:
                 out.write(dn, window=Window(t.col, t.row, t.width, t.height))
             except (RasterioError, OSError) as exc:
                 raise OutputError(f"writing the output failed: {exc}") from exc
-        release_freed_memory()  # flat resident memory over any number of tiles (memory.py)
+        release_freed_memory(TRIM_EVERY_S)  # flat resident memory over any number of tiles
 
     def run(self, out, grid: list[Tile], batch_size: int, progress, check_cancel) -> int:
         batches = [grid[i:i + batch_size] for i in range(0, len(grid), batch_size)]

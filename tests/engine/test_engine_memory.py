@@ -38,11 +38,19 @@ def test_without_glibc_it_does_nothing(monkeypatch):
     assert memory.release_freed_memory() is False
 
 
-def test_translate_trims_after_each_written_batch(tmp_path, monkeypatch):
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
+def test_trims_are_spaced_by_the_interval():
+    assert memory.release_freed_memory() is True  # every_s 0: always
+    assert memory.release_freed_memory(3600.0) is False  # one just happened
+    assert memory.release_freed_memory(0.0) is True
+
+
+def test_translate_trims_after_written_batches_at_most_every_interval(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(translate_module, "release_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(translate_module, "release_freed_memory", calls.append)
     model = S2OModel.load(make_model(tmp_path / "m.onnx"), device="cpu", threads=1)
     src = write_sar(tmp_path / "s1.tif", 70, 90, descriptions=["VV", "VH"])
     res = translate_module.translate_raster(src, tmp_path / "out.tif", model, tile_size=32,
                                             batch_size=2)
-    assert res.tiles == 9 and len(calls) == 5  # ceil(9 / 2) batches
+    assert res.tiles == 9 and len(calls) == 5  # ceil(9 / 2) batches ask; memory.py spaces them
+    assert set(calls) == {memory.TRIM_EVERY_S}
