@@ -78,7 +78,7 @@ def child(args) -> int:
     from s2o_qgis_plugin.engine import translate as translate_module
 
     if args.no_trim:  # diagnostic only: the engine as it would be without engine/memory.py
-        translate_module.release_freed_memory = lambda: False
+        translate_module.release_freed_memory = lambda *_: False
     src, dst, model_path = args.child
     model = S2OModel.load(model_path, device="cpu", threads=args.threads)
     loaded = vm_kb("VmHWM")

@@ -37,6 +37,16 @@ from training.nets import (
 # names of the logged losses, in the loss CSV's column order
 LOSS_NAMES = ("g_total", "gan", "pix", "per", "cyc", "pde_tcd", "pde_pmd", "d_optical", "d_sar")
 
+
+def loss_values(logged: dict) -> dict[str, float]:
+    """The losses' values as floats: the loss methods return detached tensors so that a step
+    does not wait for the device; this reads them all at once, on the steps that log."""
+    names = list(logged)
+    device = next((v.device for v in logged.values() if isinstance(v, Tensor)), None)
+    values = torch.stack([torch.as_tensor(logged[n], dtype=torch.float32, device=device)
+                          for n in names])
+    return dict(zip(names, values.tolist(), strict=True))
+
 # checkpoint format
 CKPT_FORMAT = 1
 
@@ -177,8 +187,8 @@ class S2OCycleGAN:
             + cfg.lambda_cyc * terms["cyc"]
             + cfg.lambda_pde * (terms["pde_tcd"] + terms["pde_pmd"])
         )
-        logged = {name: value.item() for name, value in terms.items()}
-        logged["g_total"] = total.item()
+        logged = {name: value.detach() for name, value in terms.items()}
+        logged["g_total"] = total.detach()
         return total, logged
 
     def discriminator_loss(
@@ -199,7 +209,7 @@ class S2OCycleGAN:
         if scores_sar is not None:
             real, fake = scores_sar.chunk(2)
             d_sar = 0.5 * (lsgan_loss(real, True) + lsgan_loss(fake, False))
-        return d_opt + d_sar, {"d_optical": d_opt.item(), "d_sar": d_sar.item()}
+        return d_opt + d_sar, {"d_optical": d_opt.detach(), "d_sar": d_sar.detach()}
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict:

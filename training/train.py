@@ -59,6 +59,7 @@ from training.cyclegan import (
     CKPT_FORMAT,
     LOSS_NAMES,
     S2OCycleGAN,
+    loss_values,
     read_checkpoint,
     save_checkpoint,
     set_requires_grad,
@@ -404,9 +405,10 @@ def main(argv=None) -> None:
             batch_in_epoch += 1
             if is_main and step % cfg.log_every == 0:
                 lr = opt_g.param_groups[0]["lr"]
-                log_writer.writerow({"step": step, "epoch": epoch, "lr": lr, **logs})
+                values = loss_values(logs)  # the only device sync for the losses
+                log_writer.writerow({"step": step, "epoch": epoch, "lr": lr, **values})
                 log.flush()
-                progress.set_postfix(g=f"{logs['g_total']:.3f}", pix=f"{logs['pix']:.3f}")
+                progress.set_postfix(g=f"{values['g_total']:.3f}", pix=f"{values['pix']:.3f}")
             if cfg.save_every and step % cfg.save_every == 0:
                 save()
                 saved_at = step
