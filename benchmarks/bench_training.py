@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks import common  # noqa: E402
 
-FULL = dict(steps=10, paper_steps=5, paper_size=256)
+FULL = dict(steps=20, paper_steps=5, paper_size=256)
 QUICK = dict(steps=3, paper_steps=3, paper_size=32)
 DEFAULT_CROP = 64  # the embedded model's training crops (MODEL_CARD.md)
 BEN = common.ROOT / "data" / "ben"
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
         "paper settings": f"width 32, {opt.paper_size} px synthetic pairs, "
                           f"{opt.paper_steps} steps",
         "default model settings": f"width 16, {default_data}, {opt.steps} steps",
-        "torch threads": args.threads, "DataLoader workers": 0,
+        "torch threads": args.threads, "DataLoader workers": "0 (and 1 in its own row)",
         "devices": "cpu" + (", cuda (with and without --amp)" if cuda else " (no CUDA here)"),
     })
     runs = []
@@ -158,6 +158,9 @@ def main(argv=None) -> int:
              ["--width", "32", "--data-root", str(paper_root)]),
             ("default model", f"16 / {crop} px crops", opt.steps,
              ["--width", "16", "--crop", str(crop), "--data-root", str(default_root)]),
+            ("default model, --num-workers 1", f"16 / {crop} px crops", opt.steps,
+             ["--width", "16", "--crop", str(crop), "--data-root", str(default_root),
+              "--num-workers", "1"]),
         ]
         devices = [("cpu", [])] + ([("cuda", []), ("cuda + AMP", ["--amp"])] if cuda else [])
         for name, shape, steps, options in settings:
@@ -175,7 +178,10 @@ def main(argv=None) -> int:
     if not cuda:
         print("\nNo CUDA device here: the GPU rows (with and without mixed precision) are "
               "skipped; run `python benchmarks/gpu_check.py` on a GPU machine.")
-    worst = max(runs, key=lambda r: r[3]["share"])
+    print("\nThe goal is judged on the settings as they are (samples read in the training "
+          "process, --num-workers 0); the '--num-workers 1' row reads them in one DataLoader "
+          "worker process, overlapping with the step.")
+    worst = max((r for r in runs if "num-workers" not in r[0]), key=lambda r: r[3]["share"])
     print()
     print(common.goal_table([
         (f"data wait < {100 * GOAL:.0f} % of a step (worst setting: {worst[0]}, {worst[2]})",
