@@ -46,7 +46,6 @@ from s2o_qgis_plugin.engine.metadata import (  # noqa: E402
     ModelMetadata,
     write_to_onnx_model,
 )
-from s2o_qgis_plugin.engine.radiometry import db_to_network  # noqa: E402
 from training.cyclegan import load_checkpoint  # noqa: E402
 from training.nets.layers import zero_padded  # noqa: E402
 from training.nets.receptive import receptive_field_radius  # noqa: E402
@@ -151,18 +150,19 @@ def with_halo(x: np.ndarray, meta: ModelMetadata) -> tuple[np.ndarray, int]:
 
 
 def real_input(path: Path, meta: ModelMetadata) -> np.ndarray:
-    """A real Sentinel-1 GeoTIFF (dB bands named VV/VH) -> network input, cut to the multiple."""
-    import rasterio
+    """A real Sentinel-1 dB GeoTIFF -> network input as the engine makes it (bands chosen by
+    description, nodata and masks to NODATA_INPUT), cut to the size multiple."""
+    from s2o_qgis_plugin.engine import raster_io
+    from s2o_qgis_plugin.engine.radiometry import NODATA_INPUT, choose_bands, sar_to_network
 
-    with rasterio.open(path) as src:
-        names = [d or "" for d in src.descriptions]
-        idx = [names.index(b) + 1 if b in names else i + 1 for i, b in enumerate(meta.input_bands)]
-        db = src.read(idx).astype(np.float32)
-    db = np.where(np.isfinite(db), db, np.array(meta.input_db_range)[:, :1, None])
-    x = db_to_network(db, meta.input_db_range)
-    m = meta.size_multiple
-    h, w = x.shape[1] // m * m, x.shape[2] // m * m
-    return x[None, :, :h, :w]
+    with raster_io.open_raster(path) as src:
+        bands = choose_bands(src.descriptions, src.count, None, meta.input_bands)
+        m = meta.size_multiple
+        h, w = src.height // m * m, src.width // m * m
+        data, valid = raster_io.read_window(src, bands, 0, 0, h, w)
+    x = sar_to_network(data, "db", meta.input_db_range)
+    x[:, ~valid] = NODATA_INPUT
+    return x[None]
 
 
 def parity(module: nn.Module, model_path: Path, inputs: dict) -> tuple[dict, list]:

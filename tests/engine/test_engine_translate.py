@@ -366,3 +366,20 @@ def test_an_existing_output_is_replaced_with_its_stale_statistics(tmp_path, mode
     translate_raster(src, tmp_path / "out.tif", model, tile_size=32)
     assert files_in(tmp_path) == ["out.tif", "s1.tif"]
     assert read_out(tmp_path / "out.tif").shape == (3, 20, 20)
+
+
+def test_gdal_internal_mask_becomes_output_nodata(tmp_path, model):
+    """Pixels masked by a per-dataset GDAL mask are nodata in the output, also across a tile edge
+    and where the read window is mirrored at the scene's corner. (GDAL honours alpha bands only
+    for Byte/UInt16 rasters, not the float32 of calibrated SAR, so the mask is the case here.)"""
+    db = sar_db(60, 52, 2, seed=3)
+    masked = np.zeros((60, 52), bool)
+    masked[20:26, 28:40] = True  # straddles the tile edge at column 32
+    masked[55:60, 0:6] = True  # at the scene's corner: mirrored into the halo
+    src = write_raster(tmp_path / "masked.tif", db, descriptions=["VV", "VH"],
+                       dtype="float32")
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(src, "r+") as dst:
+        dst.write_mask(np.where(masked, 0, 255).astype("uint8"))
+    translate_raster(src, tmp_path / "out.tif", model, tile_size=32)
+    out = read_out(tmp_path / "out.tif")
+    assert (out[:, masked] == 0).all() and (out[:, ~masked] >= 1).all()
