@@ -26,6 +26,13 @@ zero padding inside each convolution, identical wherever a pixel is at least ``h
 the input's border and different only in that band. The engine always runs the network on tiles
 with a halo of at least ``halo`` pixels (reflected at the scene's edges) and keeps only the tile's
 centre, so both give the same result there; a caller that runs the graph itself must do the same.
+
+Sentinel-2 product: ``s2_level`` (schema 3) names the product whose reflectance the network
+imitates, the level of all its training targets: "L2A" (surface reflectance, atmospherically
+corrected) or "L1C" (top-of-atmosphere reflectance). :data:`S2_LEVELS` holds the allowed values
+and the words shown to users (:func:`s2_level_label`). A schema-1 or schema-2 file has no such
+field and reads as "L2A": every model exported before schema 3 was trained on BigEarthNet,
+whose Sentinel-2 patches are L2A.
 """
 
 from __future__ import annotations
@@ -34,13 +41,35 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 METADATA_KEY = "s2o_metadata"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PADDINGS = ("reflect", "zeros")
-INPUT_LAYOUTS = (("VV",), ("VV", "VH"))
+VV_ONLY = ("VV",)
+DUAL_POL = ("VV", "VH")
+INPUT_LAYOUTS = (VV_ONLY, DUAL_POL)
+# the Sentinel-2 product a model imitates -> how it is named to users (the one home of both)
+S2_LEVELS = {
+    "L2A": "Sentinel-2 L2A-like (surface reflectance)",
+    "L1C": "Sentinel-2 L1C-like (top of atmosphere)",
+}
+DEFAULT_S2_LEVEL = "L2A"  # also what files older than schema 3 are read as (module docstring)
 
 
 class MetadataError(ValueError):
     """The model's metadata is missing or does not satisfy the contract."""
+
+
+def layout_name(input_bands) -> str:
+    """How a model's input bands are named to users: "VV-only" or "VV+VH"."""
+    return "VV-only" if tuple(input_bands) == VV_ONLY else "+".join(input_bands)
+
+
+def s2_level_label(level: str) -> str:
+    """The words for a Sentinel-2 level ("L2A" -> "Sentinel-2 L2A-like (surface reflectance)");
+    MetadataError for a level that is not in S2_LEVELS."""
+    try:
+        return S2_LEVELS[level]
+    except (KeyError, TypeError):
+        raise MetadataError(f"s2_level must be one of {list(S2_LEVELS)}, got {level!r}") from None
 
 
 @dataclass
@@ -56,6 +85,7 @@ class ModelMetadata:
     size_multiple: int = 4
     halo: int = 64
     padding: str = "reflect"
+    s2_level: str = DEFAULT_S2_LEVEL
     input_name: str = "sar"
     output_name: str = "optical"
     training_data: str = ""
@@ -95,11 +125,17 @@ class ModelMetadata:
             raise MetadataError(f"halo must be a non-negative integer, got {self.halo}")
         if self.padding not in PADDINGS:
             raise MetadataError(f"padding must be one of {list(PADDINGS)}, got {self.padding!r}")
+        s2_level_label(self.s2_level)  # MetadataError for a level not in S2_LEVELS
         return self
 
     @property
     def n_input_bands(self) -> int:
         return len(self.input_bands)
+
+    @property
+    def product(self) -> str:
+        """The Sentinel-2 product imitated, in words: "Sentinel-2 L2A-like (surface ...)"."""
+        return s2_level_label(self.s2_level)
 
     # -- serialisation -----------------------------------------------------------------------
     def to_json(self) -> str:
