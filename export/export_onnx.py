@@ -1,7 +1,7 @@
 """Export the SAR -> optical generator of a training checkpoint to a self-describing ONNX file.
 
     python export/export_onnx.py CKPT OUT.onnx [--fp16] [--padding zeros|reflect]
-                                 [--real-input S1.tif] [--metrics M.json]
+                                 [--s2-level L2A|L1C] [--real-input S1.tif] [--metrics M.json]
 
 1. load the checkpoint (config + generator, eval mode); its forward(x) is the optical output
    alone, without the PMD side output;
@@ -14,7 +14,9 @@
    ``--padding reflect`` writes the trained network as it is;
 3. write the s2o metadata through the contract module the engine reads
    (s2o_qgis_plugin/engine/metadata.py): bands and dB ranges, output scaling, size multiple,
-   halo = the measured receptive-field radius, padding, training data, licence, metrics;
+   halo = the measured receptive-field radius, padding, the Sentinel-2 level the training
+   targets were (``--s2-level``, default L2A: the BigEarthNet patches), training data, licence,
+   metrics;
 4. onnx.checker, then a parity check: onnxruntime (loaded through the engine, so the file also
    passes the engine's validation) against the trained torch generator (reflection padding) on
    random input and, when given, a real Sentinel-1 GeoTIFF, each padded by reflection with the
@@ -42,7 +44,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from s2o_qgis_plugin.engine.metadata import (  # noqa: E402
+    DEFAULT_S2_LEVEL,
     PADDINGS,
+    S2_LEVELS,
     ModelMetadata,
     write_to_onnx_model,
 )
@@ -83,7 +87,17 @@ class ExportReport:
 
 
 def build_metadata(
-    cfg, generator, *, name, version, training_data, licence, credit, metrics, padding="reflect"
+    cfg,
+    generator,
+    *,
+    name,
+    version,
+    training_data,
+    licence,
+    credit,
+    metrics,
+    padding="reflect",
+    s2_level=DEFAULT_S2_LEVEL,
 ):
     bands = list(cfg.bands)
     return ModelMetadata(
@@ -97,13 +111,14 @@ def build_metadata(
         size_multiple=int(generator.size_multiple),
         halo=int(receptive_field_radius(generator)),
         padding=padding,
+        s2_level=s2_level,
         training_data=training_data,
         licence=licence,
         credit=credit,
         metrics=metrics,
         description=(
             f"S2O-NPDE ({cfg.variant}) generator, width {cfg.width}, SAR ({'+'.join(bands)}, dB) "
-            "to Sentinel-2-like true colour (reflectance x 10000)"
+            f"to Sentinel-2 {s2_level}-like true colour (reflectance x 10000)"
         ),
     ).validate()
 
@@ -189,6 +204,7 @@ def export(
     *,
     fp16: bool = False,
     padding: str = "zeros",
+    s2_level: str = DEFAULT_S2_LEVEL,
     real: Path | None = None,
     name: str = "s2o-npde",
     version: str = "0.1.0",
@@ -203,6 +219,8 @@ def export(
         raise ValueError(f"{checkpoint} is not an s2o training checkpoint: {exc}") from exc
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {list(PADDINGS)}, got {padding!r}")
+    if s2_level not in S2_LEVELS:
+        raise ValueError(f"s2_level must be one of {list(S2_LEVELS)}, got {s2_level!r}")
     module = generator.eval()  # forward(x) is the optical output alone (no PMD side output)
     graph = module if padding == "reflect" else zero_padded(generator).eval()
     meta = build_metadata(
@@ -215,6 +233,7 @@ def export(
         credit=credit,
         metrics=metrics or {},
         padding=padding,
+        s2_level=s2_level,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
@@ -257,6 +276,14 @@ def main(argv=None) -> int:
         "reflect: the trained network as it is, border band included",
     )
     parser.add_argument(
+        "--s2-level",
+        choices=list(S2_LEVELS),
+        default=DEFAULT_S2_LEVEL,
+        help="the Sentinel-2 product the training targets were, which the model imitates: "
+        + "; ".join(f"{k}: {v}" for k, v in S2_LEVELS.items())
+        + f" (default {DEFAULT_S2_LEVEL})",
+    )
+    parser.add_argument(
         "--real-input", type=Path, help="a Sentinel-1 dB GeoTIFF for the parity check"
     )
     parser.add_argument("--name", default="s2o-npde")
@@ -272,6 +299,7 @@ def main(argv=None) -> int:
         args.out,
         fp16=args.fp16,
         padding=args.padding,
+        s2_level=args.s2_level,
         real=args.real_input,
         name=args.name,
         version=args.version,

@@ -7,22 +7,12 @@ import onnx
 import pytest
 
 from export.export_onnx import export, main
-from s2o_qgis_plugin.engine.metadata import METADATA_KEY, ModelMetadata
+from s2o_qgis_plugin.engine.metadata import METADATA_KEY, SCHEMA_VERSION, ModelMetadata
 from s2o_qgis_plugin.engine.model import S2OModel
-from training.config import TrainConfig
-from training.cyclegan import CKPT_FORMAT, S2OCycleGAN, save_checkpoint
+from tests.export.exported_models import make_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_S1 = sorted((ROOT / "tests/data/bigearthnet/s1").glob("*.tif"))[0]
-
-
-def make_checkpoint(path: Path, **overrides) -> TrainConfig:
-    cfg = TrainConfig(width=8, lambda_per=0.0, **overrides).validate()
-    model = S2OCycleGAN(cfg)
-    save_checkpoint(
-        path, {"format": CKPT_FORMAT, "config": cfg.to_dict(), "model": model.state_dict()}
-    )
-    return cfg
 
 
 @pytest.mark.parametrize("bands", ["VV,VH", "VV"])
@@ -43,6 +33,8 @@ def test_export_full_model_parity_and_metadata(tmp_path, bands):
     assert meta.size_multiple == 4
     assert meta.halo > 20  # three residual blocks at 1/4 resolution: a wide field
     assert meta.credit == "Contains modified Copernicus Sentinel data"
+    assert meta.s2_level == "L2A" and meta.schema_version == SCHEMA_VERSION == 3
+    assert "Sentinel-2 L2A-like true colour" in meta.description
     # dynamic batch/height/width; one input (the fixed PDE kernels are constants, not inputs)
     (inp,) = proto.graph.input
     dims = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
@@ -63,6 +55,24 @@ def test_export_fp16_is_smaller_and_close(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "parity OK" in printed and "MB)" in printed
     assert fp16.stat().st_size < 0.7 * fp32.stat().st_size
+
+
+def test_s2_level_option_is_written_and_checked(tmp_path, capsys):
+    make_checkpoint(tmp_path / "ckpt.pt", variant="base")
+    out = tmp_path / "l1c.onnx"
+    assert main([str(tmp_path / "ckpt.pt"), str(out), "--s2-level", "L1C"]) == 0
+    assert '"s2_level": "L1C"' in capsys.readouterr().out
+    meta = S2OModel.load(out, device="cpu").meta  # the engine reads what the exporter wrote
+    assert meta.s2_level == "L1C"
+    assert meta.product == "Sentinel-2 L1C-like (top of atmosphere)"
+    assert "Sentinel-2 L1C-like true colour" in meta.description
+    with pytest.raises(ValueError, match=r"s2_level must be one of \['L2A', 'L1C'\], got 'L3'"):
+        export(tmp_path / "ckpt.pt", tmp_path / "x.onnx", s2_level="L3")
+    assert not (tmp_path / "x.onnx").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "ckpt.pt"), str(tmp_path / "x.onnx"), "--s2-level", "l1c"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'l1c'" in capsys.readouterr().err
 
 
 def test_export_refuses_non_checkpoint(tmp_path):
