@@ -6,8 +6,9 @@ the exporter or the training code does not pull in rasterio or onnxruntime):
     translate_raster, TranslateResult      translate.py   SAR raster -> RGB GeoTIFF
     despeckle_raster, DespeckleResult,     despeckle.py   Perona-Malik despeckling
     perona_malik
-    S2OModel, default_model_path,          model.py       ONNX model + metadata + providers
-    DEFAULT_MODEL_PATH
+    S2OModel, default_model_path,          model.py       ONNX model + metadata + providers;
+    DEFAULT_MODEL_PATH, VV_MODEL_PATH,                    the embedded models (VV+VH, VV only)
+    embedded_model_path
     choose_bands, decide_input_scale,      radiometry.py  band choice, input scale
     ScaleDecision, INPUT_SCALES
     S2OError, InputError, ModelError,      errors.py      what callers catch
@@ -20,6 +21,7 @@ _EXPORTS = {
     "translate_raster": "translate", "TranslateResult": "translate",
     "despeckle_raster": "despeckle", "DespeckleResult": "despeckle", "perona_malik": "despeckle",
     "S2OModel": "model", "default_model_path": "model", "DEFAULT_MODEL_PATH": "model",
+    "VV_MODEL_PATH": "model", "embedded_model_path": "model",
     "choose_bands": "radiometry", "decide_input_scale": "radiometry",
     "ScaleDecision": "radiometry", "INPUT_SCALES": "radiometry",
     "S2OError": "errors", "InputError": "errors", "ModelError": "errors",

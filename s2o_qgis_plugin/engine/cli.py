@@ -1,9 +1,9 @@
 """``s2o-translate``: translate a Sentinel-1 raster to a Sentinel-2-like RGB GeoTIFF from a shell.
 
 Runs the same engine call as the QGIS algorithm (translate.translate_raster). Progress (a tqdm
-bar) and what was decided (model, provider, bands, input scale, tiles) go to stderr; on success
-stdout gets two lines, ``provider: <onnxruntime provider>`` and ``output: <path>``, so scripts
-can read them. Errors are one line on stderr, ``s2o-translate: error: <message>``, and the exit
+bar) and what was decided (model and why, provider, bands, input scale, tiles) go to stderr; on
+success stdout gets four lines, ``provider: <onnxruntime provider>``, ``model: <path>``,
+``product: <Sentinel-2 product imitated>`` and ``output: <path>``, so scripts can read them. Errors are one line on stderr, ``s2o-translate: error: <message>``, and the exit
 status says which kind (see EXIT_CODES).
 """
 
@@ -31,8 +31,14 @@ exit status:
   {EXIT_CANCELLED}  interrupted (Ctrl-C); nothing was left at OUTPUT
   {EXIT_FAILURE}    unexpected failure (a bug: please report it with the message)
 
-stdout on success: "provider: <name>" and "output: <path>"; errors on stderr as
-"{PROG}: error: <message>". The default model is the one embedded in the plugin.
+stdout on success: "provider: <name>", "model: <path>", "product: <Sentinel-2 product>"
+and "output: <path>"; errors on stderr as "{PROG}: error: <message>".
+
+model: without --model, the embedded model that fits the input's bands: VV+VH (bands described
+VV and VH, or two undescribed bands) or VV only (one band, or bands naming VV and no VH; one
+--bands number also means VV only). Rasters whose bands are described HH/HV (polar and sea-ice
+modes) are refused, the models were trained on VV/VH; --bands runs them anyway (e.g. --bands 1,2
+uses HH as VV and HV as VH). With --model, the model's metadata says which bands it takes.
 """
 
 
@@ -54,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help="Sentinel-1 raster (any GDAL format)")
     p.add_argument("output", metavar="OUTPUT", help="GeoTIFF to write (.tif)")
-    p.add_argument("--model", metavar="PATH", help="s2o ONNX model (default: the embedded one)")
+    p.add_argument("--model", metavar="PATH",
+                   help="s2o ONNX model (default: the embedded model that fits the input's "
+                        "bands, VV+VH or VV only; see below)")
     p.add_argument("--tile", metavar="N", type=int, default=512,
                    help="tile size in pixels, a multiple of the model's size multiple "
                         "(default 512)")
@@ -65,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default auto: from band descriptions and values, reported)")
     p.add_argument("--bands", metavar="LIST", type=_bands,
                    help="raster bands for the model's VV[,VH] inputs, e.g. 1,2 (default: from "
-                        "band descriptions)")
+                        "band descriptions); also the override that runs HH/HV bands as VV/VH")
     p.add_argument("--threads", metavar="N", type=int,
                    help="CPU threads for inference (default: onnxruntime's choice)")
     p.add_argument("--batch", metavar="N", type=int, default=1,
@@ -119,6 +127,8 @@ def main(argv=None) -> int:
             bar.close()
     if not args.quiet:
         print(f"provider: {result.provider}")
+        print(f"model: {result.model_path}")
+        print(f"product: {result.product}")
         print(f"output: {result.dst}")
     return EXIT_OK
 

@@ -17,9 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, ModelError, whole_number
-from .metadata import MetadataError, ModelMetadata, read_from_onnx_session
+from .metadata import DUAL_POL, VV_ONLY, MetadataError, ModelMetadata, read_from_onnx_session
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "s2o_npde_default.onnx"
+# The models embedded in the plugin (one home for their paths): the default one takes VV+VH, the
+# other VV alone. translate_raster picks the one that fits the input's bands (embedded_model_path).
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL_PATH = MODELS_DIR / "s2o_npde_default.onnx"  # VV+VH (metadata.DUAL_POL)
+VV_MODEL_PATH = MODELS_DIR / "s2o_npde_vv.onnx"  # VV only (metadata.VV_ONLY), when installed
 DEVICES = ("auto", "cuda", "cpu")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -37,6 +41,25 @@ def default_model_path() -> Path:
             "or choose a model file (model option)"
         )
     return DEFAULT_MODEL_PATH
+
+
+def embedded_model_path(input_bands=DUAL_POL, why: str = "") -> Path:
+    """The embedded model for ``input_bands`` (metadata.DUAL_POL or VV_ONLY): DEFAULT_MODEL_PATH
+    or VV_MODEL_PATH; ModelError when that model is not installed (``why``, the reason the
+    input was found to be VV only, goes into the message)."""
+    layout = tuple(input_bands)
+    if layout == DUAL_POL:
+        return default_model_path()
+    if layout != VV_ONLY:
+        raise ModelError(f"no embedded model takes {'+'.join(layout)}: choose a model file")
+    if not VV_MODEL_PATH.is_file():
+        reason = f" ({why})" if why else ""
+        raise ModelError(
+            f"the input is VV only{reason} and the embedded VV-only model is not installed "
+            f"({VV_MODEL_PATH}): choose a VV-only s2o model file (model option), or use a "
+            "raster with VV and VH bands for the embedded VV+VH model"
+        )
+    return VV_MODEL_PATH
 
 
 def _ort():

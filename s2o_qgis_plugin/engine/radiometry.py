@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .metadata import DUAL_POL, VV_ONLY
 
 SCALES = ("linear", "db", "amplitude")
 INPUT_SCALES = ("auto", *SCALES)
@@ -317,23 +318,101 @@ def _scale_from_values(s: ValueStats) -> ScaleDecision:
 
 
 # -- band choice ---------------------------------------------------------------------------------
+HORIZONTAL = ("HH", "HV")  # horizontal-transmit polarisations: no s2o model was trained on them
+
+
 def _band_listing(descriptions: Sequence[str | None]) -> str:
     return ", ".join(f"{i} '{d}'" if d else f"{i} (no description)"
                      for i, d in enumerate(descriptions, start=1))
 
 
+def _band_names(descriptions: Sequence[str | None], count: int) -> list[str | None]:
+    return list(descriptions)[:count] + [None] * max(0, count - len(descriptions))
+
+
+def described_polarisations(description: str | None) -> set[str]:
+    """The polarisations a band description names, upper case: "Sigma0_VV_db" -> {"VV"}."""
+    return {p.upper() for p in _POLARISATION.findall((description or "").lower())}
+
+
+def _refuse_horizontal(names: list[str | None], pols: list[set[str]], n_needed: int) -> None:
+    """InputError for a raster whose bands are described as HH/HV and not as VV/VH."""
+    hh = [i for i, s in enumerate(pols, start=1) if s == {"HH"}]
+    hv = [i for i, s in enumerate(pols, start=1) if s == {"HV"}]
+    example = ",".join(map(str, (hh[:1] + hv[:1])[:n_needed])) or "1"
+    listing = _band_listing(names)
+    raise InputError(
+        f"the raster's bands are HH/HV polarisation ({listing}), as in Sentinel-1's polar and "
+        "sea-ice acquisitions (horizontal transmit); the s2o models were trained on VV/VH "
+        "(vertical transmit: VV co-polarisation, VH cross-polarisation), and HH/HV backscatter "
+        "differs from VV/VH, so the model would translate it unreliably. Use a VV or VV+VH "
+        "product; or, to run anyway with HH in place of VV and HV in place of VH, choose the "
+        f"bands yourself (bands option, e.g. {example})"
+    )
+
+
+def embedded_layout(descriptions: Sequence[str | None], count: int,
+                    requested=None) -> tuple[tuple[str, ...], str]:
+    """The input bands of the embedded model that fits a raster (metadata.VV_ONLY or DUAL_POL)
+    and why, in words for the log.
+
+    Bands chosen by the caller decide by their number (one: VV only). Otherwise the band
+    descriptions: a band named VV and one named VH -> VV+VH; VV without VH -> VV only; HH/HV
+    without VV -> InputError (:func:`_refuse_horizontal`: no model was trained on them). Without
+    any polarisation in the descriptions, one band is VV and more are VV+VH (which
+    :func:`choose_bands` then takes in order, or asks to choose).
+    """
+    if requested is not None:
+        n = len(list(requested))
+        layout = VV_ONLY if n == 1 else DUAL_POL
+        return layout, f"{n} band{'s' if n != 1 else ''} chosen ({', '.join(map(str, requested))})"
+    names = _band_names(descriptions, count)
+    pols = [described_polarisations(d) for d in names]
+    named = set().union(*pols)
+    if "VV" in named:
+        if "VH" in named:
+            return DUAL_POL, "the band descriptions name VV and VH"
+        return VV_ONLY, "the band descriptions name VV and no VH"
+    if named & set(HORIZONTAL):
+        _refuse_horizontal(names, pols, len(DUAL_POL) if count > 1 else len(VV_ONLY))
+    if count == 1:
+        return VV_ONLY, "a single band" + (f" described as {'/'.join(sorted(named))}" if named
+                                           else ", taken as VV")
+    return DUAL_POL, f"{count} bands" + ("" if named else ", none described by polarisation")
+
+
+def polarisation_notes(descriptions: Sequence[str | None], chosen: Sequence[int],
+                       needed: Sequence[str]) -> list[str]:
+    """Warnings for bands used as a polarisation their description does not name (bands chosen
+    by the caller, e.g. HH used as VV): one line per such band, none when all agree."""
+    notes = []
+    for want, band in zip(needed, chosen, strict=True):
+        description = descriptions[band - 1] if band <= len(descriptions) else None
+        named = described_polarisations(description)
+        if named and want.upper() not in named:
+            notes.append(
+                f"band {band} is described as {'/'.join(sorted(named))} ('{description}') but "
+                f"is used as {want.upper()}, as chosen"
+                + ("; HH/HV backscatter differs from VV/VH, the model was not trained on it"
+                   if named & set(HORIZONTAL) else "")
+            )
+    return notes
+
+
 def choose_bands(descriptions: Sequence[str | None], count: int, requested=None,
-                 needed: Sequence[str] = ("VV", "VH")) -> list[int]:
+                 needed: Sequence[str] = DUAL_POL) -> list[int]:
     """1-based raster bands feeding the model's input bands ``needed`` (in that order).
 
     ``requested`` (e.g. [2, 1]) wins when given. Otherwise the band descriptions decide (a band
     whose description names the polarisation, e.g. "VV", "Sigma0_VH_db"); without any
     polarisation in the descriptions, a raster with exactly as many bands as needed is taken in
-    order (VV = band 1, VH = band 2). Anything else raises InputError naming the bands.
+    order (VV = band 1, VH = band 2). Bands described as HH/HV where VV/VH are needed are refused
+    with the reason (no model was trained on them; the bands option overrides). Anything else
+    raises InputError naming the bands.
     """
     needed = [str(n).upper() for n in needed]
     n = len(needed)
-    names = list(descriptions)[:count] + [None] * max(0, count - len(descriptions))
+    names = _band_names(descriptions, count)
     wanted = ", ".join(needed)
     example = ",".join(map(str, range(1, n + 1)))
     if count < n:
@@ -344,8 +423,8 @@ def choose_bands(descriptions: Sequence[str | None], count: int, requested=None,
         )
     if requested is not None:
         return _check_requested(requested, count, needed)
-    pols = [set(_POLARISATION.findall((d or "").lower())) for d in names]
-    found = {p: [i for i, s in enumerate(pols, start=1) if s == {p.lower()}] for p in needed}
+    pols = [described_polarisations(d) for d in names]
+    found = {p: [i for i, s in enumerate(pols, start=1) if s == {p}] for p in needed}
     if all(len(v) == 1 for v in found.values()):
         return [found[p][0] for p in needed]
     if not any(pols) and count == n:
@@ -358,6 +437,8 @@ def choose_bands(descriptions: Sequence[str | None], count: int, requested=None,
             )
     if any(pols):
         missing = [p for p, bands in found.items() if not bands]
+        if any(s & set(HORIZONTAL) for s in pols) and "VV" in missing:
+            _refuse_horizontal(names, pols, n)
         raise InputError(
             f"no band is described as {' or '.join(missing)} ({_band_listing(names)}) and the "
             f"model needs {wanted}: choose the bands (bands option) or use a model for the "

@@ -14,6 +14,11 @@ and preparing the next batch and writing the previous one run in two worker thre
 model runs, so the model's throughput sets the pace; memory stays bounded by about three batches
 of read windows, whatever the scene size. Everything is checked before the first tile (input,
 destination, model, bands, input scale, tile size) and the output is atomic (raster_io).
+
+Model: without a model given, the embedded model that fits the input's bands
+(radiometry.embedded_layout: VV+VH -> model.DEFAULT_MODEL_PATH, VV alone -> model.VV_MODEL_PATH;
+HH/HV refused unless the bands are chosen); the log says which and why. The output's dataset
+tags (TAG_* below) name the model and the Sentinel-2 product it imitates (metadata.s2_level).
 """
 
 from __future__ import annotations
@@ -29,19 +34,28 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from . import raster_io
-from .errors import Cancelled, OutputError, whole_number
+from .errors import Cancelled, ModelError, OutputError, whole_number
 from .memory import TRIM_EVERY_S, release_freed_memory
-from .model import S2OModel
+from .metadata import layout_name
+from .model import S2OModel, embedded_model_path
 from .radiometry import (
     NODATA_INPUT,
     ValueStats,
     check_scale_name,
     choose_bands,
     decide_input_scale,
+    embedded_layout,
     network_to_uint16,
+    polarisation_notes,
     sar_to_network,
 )
 from .tiling import Tile, read_halo, tile_grid, validate_tile_size
+
+# dataset tags (GDAL metadata) of a translated GeoTIFF
+TAG_MODEL = "S2O_MODEL"  # model name and version
+TAG_MODEL_FILE = "S2O_MODEL_FILE"  # the model file's name
+TAG_S2_LEVEL = "S2O_S2_LEVEL"  # the Sentinel-2 level imitated: "L2A" or "L1C"
+TAG_PRODUCT = "S2O_PRODUCT"  # the same in words: "Sentinel-2 L2A-like (surface reflectance)"
 
 
 @dataclass
@@ -57,6 +71,10 @@ class TranslateResult:
     seconds: float
     skipped_tiles: int = 0  # tiles without any valid pixel (no inference)
     model_name: str = ""
+    model_path: Path | None = None
+    model_choice: str = ""  # why this embedded model was chosen ("" when the caller gave one)
+    s2_level: str = ""  # the Sentinel-2 level the model imitates ("L2A", "L1C")
+    product: str = ""  # the same in words ("Sentinel-2 L2A-like (surface reflectance)")
     log: list[str] = field(default_factory=list)
 
 
@@ -78,14 +96,17 @@ def translate_raster(
 ) -> TranslateResult:
     """Translate the Sentinel-1 raster ``src`` into the RGB GeoTIFF ``dst``.
 
-    ``model``: an :class:`S2OModel`, a path to an s2o ONNX file, or None for the default model
-    (``device`` and ``threads`` apply when the model is loaded here). ``bands``: 1-based raster
-    bands for the model's input bands (default: from band descriptions, see choose_bands).
+    ``model``: an :class:`S2OModel`, a path to an s2o ONNX file, or None for the embedded model
+    that fits the input's bands (VV+VH or VV only; module docstring) (``device`` and ``threads``
+    apply when the model is loaded here). ``bands``: 1-based raster bands for the model's input
+    bands (default: from band descriptions, see choose_bands; with ``model`` None, one band
+    chosen means the VV-only model, and choosing bands is how HH/HV rasters are run anyway).
     ``input_scale``: "auto", "linear", "db" or "amplitude". ``tile_size``: core tile edge in
     pixels (a multiple of the model's size multiple). ``batch_size``: tiles per session.run.
     ``progress(percent)`` is called with 0..100, monotonically; ``is_cancelled()`` is polled
     between batches (Cancelled is raised and nothing is left at ``dst``); ``log(message)``
-    receives the provider, bands, scale decision and grid.
+    receives the model (which, why, the product it imitates), provider, bands, scale decision
+    and grid.
 
     Raises InputError, ModelError, OutputError or Cancelled with a message for the user.
     """
@@ -106,15 +127,24 @@ def translate_raster(
     src_path = Path(src)
     with raster_io.open_raster(src_path) as ds:
         dst_path = raster_io.check_destination(dst, src_path)
-        s2o = model if isinstance(model, S2OModel) else S2OModel.load(model, device, threads)
+        choice = ""
+        if model is None:
+            s2o, choice = _embedded_model(ds, bands, device, threads)
+            say(f"model: the embedded {layout_name(s2o.meta.input_bands)} model, chosen because "
+                f"{choice}")
+        else:
+            s2o = model if isinstance(model, S2OModel) else S2OModel.load(model, device, threads)
         meta = s2o.meta
-        say(f"model {meta.name} {meta.version} ({s2o.path.name}) on {s2o.provider}")
+        say(f"model {meta.name} {meta.version} ({s2o.path.name}), {meta.product}, "
+            f"on {s2o.provider}")
         tile = validate_tile_size(tile_size, meta.size_multiple, meta.halo)
         chosen = choose_bands(ds.descriptions, ds.count, bands, meta.input_bands)
         names = [ds.descriptions[b - 1] or f"band {b}" for b in chosen]
         say("bands: " + ", ".join(f"{want} <- {b} ({n})"
                                   for want, b, n in zip(meta.input_bands, chosen, names,
                                                         strict=True)))
+        for note in polarisation_notes(ds.descriptions, chosen, meta.input_bands):
+            say(f"note: {note}")
         stats = ValueStats.from_blocks(raster_io.sample_blocks(ds, chosen))
         decision = decide_input_scale(stats, input_scale,
                                       [ds.descriptions[b - 1] for b in chosen])
@@ -129,17 +159,41 @@ def translate_raster(
         with raster_io.atomic_output(dst_path) as tmp:
             with raster_io.create(tmp, raster_io.rgb_profile(ds)) as out:
                 raster_io.label_rgb(out)
+                out.update_tags(**output_tags(s2o))
                 raster_io.copy_gcps(ds, out)
                 skipped = job.run(out, grid, batch_size, progress, check_cancel)
         result = TranslateResult(
             dst=dst_path, provider=s2o.provider, input_scale=decision.scale,
             scale_reason=decision.reason, bands=chosen, width=ds.width, height=ds.height,
             tiles=len(grid), seconds=0.0, skipped_tiles=skipped,
-            model_name=f"{meta.name} {meta.version}", log=messages,
+            model_name=f"{meta.name} {meta.version}", model_path=s2o.path,
+            model_choice=choice, s2_level=meta.s2_level, product=meta.product, log=messages,
         )
     result.seconds = time.perf_counter() - started
     say(f"wrote {dst_path} in {result.seconds:.1f} s")
     return result
+
+
+def _embedded_model(ds, bands, device, threads) -> tuple[S2OModel, str]:
+    """The embedded model that fits the bands of ``ds`` (or the ``bands`` chosen), and why.
+    The raster is checked against that layout before the model is looked for, so a raster no
+    embedded model can read is refused for what it is, not for a missing model."""
+    layout, why = embedded_layout(ds.descriptions, ds.count, bands)
+    choose_bands(ds.descriptions, ds.count, bands, layout)
+    s2o = S2OModel.load(embedded_model_path(layout, why), device, threads)
+    if tuple(s2o.meta.input_bands) != layout:
+        raise ModelError(
+            f"the embedded model {s2o.path} takes {'+'.join(s2o.meta.input_bands)}, not "
+            f"{'+'.join(layout)} as its file name says: reinstall the s2o plugin"
+        )
+    return s2o, why
+
+
+def output_tags(model: S2OModel) -> dict:
+    """The dataset tags of a translated GeoTIFF (TAG_*): which model, which Sentinel-2 product."""
+    meta = model.meta
+    return {TAG_MODEL: f"{meta.name} {meta.version}", TAG_MODEL_FILE: model.path.name,
+            TAG_S2_LEVEL: meta.s2_level, TAG_PRODUCT: meta.product}
 
 
 class _Job:

@@ -35,7 +35,8 @@ def test_help_documents_the_exit_codes():
     r = cli("--help")
     assert r.returncode == 0
     for line in ("0    the output was written", "2    bad input", "3    the model cannot",
-                 "4    the output cannot", "130  interrupted", "--input-scale"):
+                 "4    the output cannot", "130  interrupted", "--input-scale",
+                 "the embedded model that fits the input's bands", "--bands runs them anyway"):
         assert line in r.stdout
 
 
@@ -44,7 +45,10 @@ def test_success_prints_provider_and_output(tmp_path, model):
     dst = tmp_path / "out.tif"
     r = cli(src, dst, "--model", model, "--tile", 32, "--device", "cpu", "--threads", 1)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["provider: CPUExecutionProvider", f"output: {dst}"]
+    assert r.stdout.splitlines() == [
+        "provider: CPUExecutionProvider", f"model: {model}",
+        "product: Sentinel-2 L2A-like (surface reflectance)", f"output: {dst}",
+    ]
     assert "s2o-translate: input scale: db (auto: values" in r.stderr
     assert "100/100%" in r.stderr  # the progress bar reached the end
     with rasterio.open(dst) as s:

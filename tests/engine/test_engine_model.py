@@ -7,7 +7,7 @@ import pytest
 from s2o_qgis_plugin.engine import metadata as md
 from s2o_qgis_plugin.engine import model as model_module
 from s2o_qgis_plugin.engine.errors import InputError, ModelError
-from s2o_qgis_plugin.engine.model import S2OModel, default_model_path
+from s2o_qgis_plugin.engine.model import S2OModel, default_model_path, embedded_model_path
 from tests.engine.fixtures import TEST_MODEL_HALO, build_model, make_model, model_metadata
 
 
@@ -143,6 +143,24 @@ def test_default_model_path_missing_is_a_model_error(tmp_path, monkeypatch):
         default_model_path()
     with pytest.raises(ModelError, match="the default model is missing"):
         S2OModel.load(None)
+
+
+def test_embedded_model_paths(tmp_path, monkeypatch):
+    assert model_module.DEFAULT_MODEL_PATH.name == "s2o_npde_default.onnx"
+    assert model_module.VV_MODEL_PATH == model_module.DEFAULT_MODEL_PATH.with_name(
+        "s2o_npde_vv.onnx")
+    dual = make_model(tmp_path / "dual.onnx")
+    monkeypatch.setattr(model_module, "DEFAULT_MODEL_PATH", dual)
+    monkeypatch.setattr(model_module, "VV_MODEL_PATH", tmp_path / "s2o_npde_vv.onnx")
+    assert embedded_model_path(("VV", "VH")) == embedded_model_path() == dual
+    with pytest.raises(ModelError) as err:
+        embedded_model_path(("VV",), "a single band, taken as VV")
+    assert str(err.value) == (
+        "the input is VV only (a single band, taken as VV) and the embedded VV-only model is "
+        f"not installed ({tmp_path / 's2o_npde_vv.onnx'}): choose a VV-only s2o model file "
+        "(model option), or use a raster with VV and VH bands for the embedded VV+VH model")
+    vv = make_model(tmp_path / "s2o_npde_vv.onnx", ("VV",))
+    assert embedded_model_path(("VV",)) == vv
 
 
 def test_engine_package_exports_lazily():

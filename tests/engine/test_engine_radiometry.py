@@ -14,9 +14,11 @@ from s2o_qgis_plugin.engine.radiometry import (
     ValueStats,
     choose_bands,
     decide_input_scale,
+    embedded_layout,
     from_db,
     network_to_dn,
     network_to_uint16,
+    polarisation_notes,
     sar_to_network,
     scale_from_descriptions,
     to_db,
@@ -223,10 +225,69 @@ def test_vv_model_on_an_undescribed_two_band_raster_is_not_guessed():
 
 
 def test_described_polarisations_that_do_not_match():
-    with pytest.raises(InputError, match="no band is described as VV or VH \\(1 'HH', 2 'HV'\\)"):
-        choose_bands(["HH", "HV"], 2, None, ("VV", "VH"))
+    with pytest.raises(InputError, match="no band is described as VH \\(1 'VV', 2 'HH'\\)"):
+        choose_bands(["VV", "HH"], 2, None, ("VV", "VH"))
     with pytest.raises(InputError, match="bands 1, 2 all look like VV"):
         choose_bands(["VV_asc", "VV_desc"], 2, None, ("VV",))
+
+
+HH_REASON = "the s2o models were trained on VV/VH"
+
+
+@pytest.mark.parametrize("descriptions,needed,suggested", [
+    (["HH", "HV"], ("VV", "VH"), [1, 2]),
+    (["Sigma0_HV_db", "Sigma0_HH_db"], ("VV", "VH"), [2, 1]),
+    (["HH", "HV"], ("VV",), [1]),
+    (["angle", "HH"], ("VV",), [2]),
+])
+def test_hh_hv_bands_are_refused_with_the_reason_and_the_override(descriptions, needed,
+                                                                   suggested):
+    with pytest.raises(InputError) as err:
+        choose_bands(descriptions, len(descriptions), None, needed)
+    msg = str(err.value)
+    assert "the raster's bands are HH/HV polarisation" in msg and HH_REASON in msg
+    assert "polar and sea-ice" in msg and "HH/HV backscatter differs from VV/VH" in msg
+    assert f"choose the bands yourself (bands option, e.g. {','.join(map(str, suggested))})" in msg
+    # the override: bands chosen explicitly are used as told, with a note for the log
+    chosen = choose_bands(descriptions, len(descriptions), suggested, needed)
+    notes = polarisation_notes(descriptions, chosen, needed)
+    assert notes and "is used as VV, as chosen" in notes[0] and "not trained on it" in notes[0]
+
+
+@pytest.mark.parametrize("descriptions,count,requested,layout,why", [
+    (["VV", "VH"], 2, None, ("VV", "VH"), "the band descriptions name VV and VH"),
+    (["Sigma0_VH_db", "Sigma0_VV_db"], 2, None, ("VV", "VH"), "name VV and VH"),
+    (["VV", "HH", "HV", "VH"], 4, None, ("VV", "VH"), "name VV and VH"),  # quad-pol
+    (["Sigma0_VV_db"], 1, None, ("VV",), "the band descriptions name VV and no VH"),
+    (["VV", "angle"], 2, None, ("VV",), "name VV and no VH"),
+    ([None], 1, None, ("VV",), "a single band, taken as VV"),
+    ([], 1, None, ("VV",), "a single band, taken as VV"),
+    (["VH"], 1, None, ("VV",), "a single band described as VH"),  # choose_bands refuses it
+    ([None, None], 2, None, ("VV", "VH"), "2 bands, none described by polarisation"),
+    ([None] * 3, 3, None, ("VV", "VH"), "3 bands"),
+    (["VV", "VH"], 2, [2], ("VV",), "1 band chosen (2)"),
+    (["HH", "HV"], 2, [1, 2], ("VV", "VH"), "2 bands chosen (1, 2)"),
+    (["HH"], 1, [1], ("VV",), "1 band chosen (1)"),
+])
+def test_embedded_layout_fits_the_bands(descriptions, count, requested, layout, why):
+    got, reason = embedded_layout(descriptions, count, requested)
+    assert got == layout and why in reason
+
+
+@pytest.mark.parametrize("descriptions,example", [
+    (["HH", "HV"], "e.g. 1,2"), (["HH"], "e.g. 1)"), (["Sigma0_HH_db", "angle"], "e.g. 1)"),
+])
+def test_embedded_layout_refuses_hh_hv(descriptions, example):
+    with pytest.raises(InputError) as err:
+        embedded_layout(descriptions, len(descriptions))
+    assert HH_REASON in str(err.value) and example in str(err.value)
+
+
+def test_polarisation_notes_only_for_bands_used_against_their_description():
+    assert polarisation_notes(["VV", "VH"], [1, 2], ("VV", "VH")) == []
+    assert polarisation_notes([None, None], [1, 2], ("VV", "VH")) == []
+    (note,) = polarisation_notes(["VV", "VH"], [2], ("VV",))
+    assert note == "band 2 is described as VH ('VH') but is used as VV, as chosen"
 
 
 @pytest.mark.parametrize("dn_range", [(0.0, 3000.0), (100.0, 10000.0), (0.0, 70000.0)])

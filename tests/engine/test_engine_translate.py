@@ -10,14 +10,20 @@ from rasterio.enums import ColorInterp
 
 from s2o_qgis_plugin.engine.errors import Cancelled, InputError, ModelError, OutputError
 from s2o_qgis_plugin.engine.metadata import NOT_S2O_HELP
-from s2o_qgis_plugin.engine.model import S2OModel
+from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH, S2OModel
 from s2o_qgis_plugin.engine.radiometry import network_to_dn, sar_to_network
 from s2o_qgis_plugin.engine.tiling import padded_length, read_halo, reflect_index
-from s2o_qgis_plugin.engine.translate import TranslateResult, translate_raster
+from s2o_qgis_plugin.engine.translate import (
+    TAG_PRODUCT,
+    TAG_S2_LEVEL,
+    TranslateResult,
+    translate_raster,
+)
 from tests.engine.fixtures import (
     TEST_MODEL_HALO,
     db_as,
     make_model,
+    model_metadata,
     sar_db,
     write_raster,
     write_sar,
@@ -94,6 +100,10 @@ def test_georeferencing_and_format(tmp_path, model, crs):
         assert tuple(b.colorinterp) == (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
         assert b.block_shapes == [(256, 256)] * 3
         assert b.profile["tiled"] and b.compression.value in ("ZSTD", "DEFLATE")
+        assert {k: v for k, v in b.tags().items() if k.startswith("S2O_")} == {
+            "S2O_MODEL": "s2o-test 0.0.1", "S2O_MODEL_FILE": "vvvh.onnx", "S2O_S2_LEVEL": "L2A",
+            "S2O_PRODUCT": "Sentinel-2 L2A-like (surface reflectance)",
+        }
         out = b.read()
     assert out.min() >= 1 and out.max() <= 3000 and out.std() > 10
     assert files_in(tmp_path) == ["out.tif", "s1.tif"]
@@ -311,6 +321,47 @@ def test_model_given_as_a_path(tmp_path, models):
     res = translate_raster(src, tmp_path / "out.tif", str(models["path"]), device="cpu",
                            threads=1, tile_size=32)
     assert res.model_name == "s2o-test 0.0.1" and res.provider == "CPUExecutionProvider"
+
+
+def test_the_product_level_is_reported_and_tagged(tmp_path):
+    path = make_model(tmp_path / "l1c.onnx", meta=model_metadata(s2_level="L1C"))
+    src = write_sar(tmp_path / "s1.tif", 20, 20, descriptions=["VV", "VH"])
+    said = []
+    res = translate_raster(src, tmp_path / "out.tif", path, device="cpu", tile_size=32,
+                           log=said.append)
+    assert (res.s2_level, res.model_path, res.model_choice) == ("L1C", path, "")
+    assert res.product == "Sentinel-2 L1C-like (top of atmosphere)"
+    assert ("model s2o-test 0.0.1 (l1c.onnx), Sentinel-2 L1C-like (top of atmosphere), on "
+            "CPUExecutionProvider") in said
+    with rasterio.open(tmp_path / "out.tif") as out:
+        tags = out.tags()
+    assert tags[TAG_S2_LEVEL] == "L1C" and tags[TAG_PRODUCT] == res.product
+
+
+def test_vv_vh_without_a_model_runs_the_real_embedded_default_model(tmp_path):
+    """The embedded file itself (schema 2 when this was written: read as L2A) for VV+VH."""
+    src = write_sar(tmp_path / "s1.tif", 40, 48, descriptions=["VV", "VH"], nodata=-9999.0)
+    said = []
+    res = translate_raster(src, tmp_path / "out.tif", device="cpu", threads=1, tile_size=64,
+                           log=said.append)
+    assert res.model_path == DEFAULT_MODEL_PATH and res.s2_level == "L2A"
+    assert ("model: the embedded VV+VH model, chosen because the band descriptions name VV and "
+            "VH") in said
+    with rasterio.open(tmp_path / "out.tif") as out:
+        assert out.tags()[TAG_S2_LEVEL] == "L2A" and out.read().min() >= 1
+
+
+def test_hh_hv_raster_refused_unless_the_bands_are_chosen(tmp_path, model):
+    src = write_sar(tmp_path / "s1.tif", 24, 24, descriptions=["Sigma0_HH_db", "Sigma0_HV_db"])
+    msg = refused(tmp_path, InputError, "the raster's bands are HH/HV polarisation", src, model,
+                  tile_size=32)
+    assert "trained on VV/VH" in msg and "(bands option, e.g. 1,2)" in msg
+    said = []
+    res = translate_raster(src, tmp_path / "out.tif", model, bands=[1, 2], tile_size=32,
+                           log=said.append)
+    assert res.bands == [1, 2]
+    assert ("note: band 1 is described as HH ('Sigma0_HH_db') but is used as VV, as chosen; "
+            "HH/HV backscatter differs from VV/VH, the model was not trained on it") in said
 
 
 @pytest.mark.slow
