@@ -3,8 +3,9 @@
 Runs the same engine call as the QGIS algorithm (translate.translate_raster). Progress (a tqdm
 bar) and what was decided (model and why, provider, bands, input scale, tiles) go to stderr; on
 success stdout gets four lines, ``provider: <onnxruntime provider>``, ``model: <path>``,
-``product: <Sentinel-2 product imitated>`` and ``output: <path>``, so scripts can read them. Errors are one line on stderr, ``s2o-translate: error: <message>``, and the exit
-status says which kind (see EXIT_CODES).
+``product: <Sentinel-2 product imitated>`` and ``output: <path>``, so scripts can read them.
+Errors are one line on stderr, ``s2o-translate: error: <message>``, and the exit status says
+which kind (see EXIT_CODES).
 """
 
 from __future__ import annotations
