@@ -16,6 +16,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from .. import deps
 from ..engine import model as model_names
+from ..engine.metadata import S2_LEVELS
 from ..engine.tiling import MAX_TILE
 from ..provider import ICON_PATH
 from .common import (
@@ -38,6 +39,7 @@ TILE_SIZE = "TILE_SIZE"
 DEVICE = "DEVICE"
 OUTPUT = "OUTPUT"
 EXECUTION_PROVIDER = "EXECUTION_PROVIDER"
+MODEL_USED = "MODEL_USED"
 
 DEVICES = list(zip(model_names.DEVICES, (
     "Auto (CUDA GPU when available, else CPU)",
@@ -47,26 +49,35 @@ DEVICES = list(zip(model_names.DEVICES, (
 DEFAULT_TILE_SIZE = 512
 MIN_TILE_SIZE = 64
 
-HELP = """<p>Translates a Sentinel-1 SAR raster into a Sentinel-2-like true-colour image with
+HELP = f"""<p>Translates a Sentinel-1 SAR raster into a Sentinel-2-like true-colour image with
 S2O-NPDE, a CycleGAN generator with Taylor-central-difference residual blocks and a
 Perona-Malik diffusion module (IJCAI 2023), run by onnxruntime.</p>
 <p><b>Input</b>: a Sentinel-1 GRD backscatter raster (calibrated sigma0, ideally terrain
-corrected), with a VV band and, for VV+VH models (the default one), a VH band. Leave the band
-choices empty to pick them from the band descriptions ("VV", "VH"), else band 1 = VV and
-band 2 = VH. <b>Input scale</b>: linear power (sigma0), decibels (10 log10 sigma0) or amplitude
-(sqrt sigma0); <i>Auto</i> reads the band metadata, else decides from the value range, and the
-log says what it chose. Web-service, memory and virtual layers must be saved as GeoTIFF
-first.</p>
-<p><b>Output</b>: a 3-band GeoTIFF (Red, Green, Blue) of Sentinel-2-like surface reflectance
-x 10000 (uint16), with the input's CRS, extent, pixel size and nodata; loaded as a true-colour
-layer (0-3000 stretch).</p>
+corrected) with a VV band and, if it has one, a VH band. Leave the band choices empty to pick
+them from the band descriptions ("VV", "VH"), else band 1 = VV and band 2 = VH. <b>Input
+scale</b>: linear power (sigma0), decibels (10 log10 sigma0) or amplitude (sqrt sigma0);
+<i>Auto</i> reads the band metadata, else decides from the value range, and the log says what
+it chose. Web-service, memory and virtual layers must be saved as GeoTIFF first.</p>
+<p><b>Model</b>: empty uses the model embedded in the plugin that fits the input's bands: the
+VV+VH model for a VV and a VH band (or two bands without descriptions), the VV-only model for a
+single band or bands naming VV and no VH (choosing only a VV band also means VV only; the
+VV-only model is an optional part of the plugin, and the run says when it is not installed).
+The log says which model ran and why. Any s2o ONNX model exported by
+<code>export/export_onnx.py</code> can be chosen instead (its metadata declares its bands and
+scaling).</p>
+<p><b>HH/HV rasters</b> (Sentinel-1's polar and sea-ice modes) are refused: the models were
+trained on VV/VH (vertical co- and cross-polarisation) and HH/HV backscatter differs. To run
+them anyway, choose the bands yourself: HH as the VV band and HV as the VH band.</p>
+<p><b>Output</b>: a 3-band GeoTIFF (Red, Green, Blue) of Sentinel-2-like reflectance x 10000
+(uint16), with the input's CRS, extent, pixel size and nodata; loaded as a true-colour layer
+(0-3000 stretch). Each model declares the Sentinel-2 product it imitates, reported in the log
+and stored in the file's metadata (S2O_S2_LEVEL, S2O_PRODUCT): the embedded models are
+"{S2_LEVELS["L2A"]}"; a model trained on L1C targets gives "{S2_LEVELS["L1C"]}".</p>
 <p><b>Scenes of any size</b> are processed in tiles of <i>tile size</i> pixels read with an extra
 border (the model's halo) so that the tiles join without seams; tile size must be a multiple of
 the model's stride. Larger tiles are faster but need more memory (GPU memory with CUDA).</p>
 <p><b>Device</b>: <i>Auto</i> uses the CUDA GPU when onnxruntime-gpu and a GPU are present and
 the CPU otherwise; the log reports which execution provider ran.</p>
-<p><b>Model</b>: empty uses the model embedded in the plugin; any s2o ONNX model exported by
-<code>export/export_onnx.py</code> can be chosen (its metadata declares bands and scaling).</p>
 <p>Contains modified Copernicus Sentinel data when run on Sentinel-1 products.</p>"""
 
 
@@ -109,7 +120,7 @@ class TranslateAlgorithm(S2OAlgorithm):
         self.addParameter(
             QgsProcessingParameterFile(
                 MODEL,
-                self.tr("Model (.onnx; empty: the embedded default model)"),
+                self.tr("Model (.onnx; empty: the embedded model that fits the input's bands)"),
                 extension="onnx",
                 optional=True,
             )
@@ -134,6 +145,7 @@ class TranslateAlgorithm(S2OAlgorithm):
         self.addOutput(
             QgsProcessingOutputString(EXECUTION_PROVIDER, self.tr("Execution provider used"))
         )
+        self.addOutput(QgsProcessingOutputString(MODEL_USED, self.tr("Model file used")))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         vv = self.parameterAsInt(parameters, VV_BAND, context)
@@ -149,7 +161,7 @@ class TranslateAlgorithm(S2OAlgorithm):
         if model and not os.path.isfile(model):
             return False, self.tr(
                 f"The model file {model} does not exist: choose an s2o .onnx model, or leave "
-                "Model empty for the embedded default model."
+                "Model empty for the embedded model that fits the input's bands."
             )
         return super().checkParameterValues(parameters, context)
 
@@ -179,9 +191,14 @@ class TranslateAlgorithm(S2OAlgorithm):
                 **engine_callbacks(feedback),
             )
         feedback.pushInfo(
-            f"Execution provider: {result.provider}; input scale {result.input_scale} "
+            f"Execution provider: {result.provider}; model {result.model_name} "
+            f"({result.model_path}), {result.product}; input scale {result.input_scale} "
             f"({result.scale_reason}); bands {result.bands}; {result.width} x {result.height} "
             f"pixels in {result.tiles} tiles, {result.seconds:.1f} s"
         )
         TrueColourStyle.attach(context, dst)
-        return {OUTPUT: dst, EXECUTION_PROVIDER: result.provider}
+        return {
+            OUTPUT: dst,
+            EXECUTION_PROVIDER: result.provider,
+            MODEL_USED: str(result.model_path),
+        }

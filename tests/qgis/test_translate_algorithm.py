@@ -4,7 +4,7 @@ with nodata, a batch of layers, true-colour styling, cancel, and the messages fo
 import numpy as np
 import pytest
 import rasterio
-from plugin_fixtures import SAR_NODATA, bigearthnet, grid, patch_ids, sar_4326
+from plugin_fixtures import SAR_NODATA, bigearthnet, grid, patch_ids, sar_4326, write_raster
 from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
@@ -12,7 +12,9 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
+from s2o_qgis_plugin.engine import model as model_module
 from tests.engine.fixtures import make_model
+from tests.export.exported_models import export_untrained
 
 CPU = "CPUExecutionProvider"
 
@@ -148,3 +150,83 @@ def test_vv_only_model_uses_the_chosen_band(s2o, tmp_path):
     )
     with rasterio.open(a["OUTPUT"]) as da, rasterio.open(b["OUTPUT"]) as db:
         assert not np.array_equal(da.read(), db.read())  # VH as "VV" gives another image
+
+
+# -- the embedded model that fits the input (real models made by the exporter) ---------------------
+L2A = "Sentinel-2 L2A-like (surface reflectance)"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("exported")
+    return {
+        "vv": export_untrained(folder, "VV", name="s2o_npde_vv"),
+        "dual": export_untrained(folder, "VV,VH", name="s2o_npde_default"),
+    }
+
+
+@pytest.fixture
+def embedded(exported, monkeypatch):
+    """The engine's embedded model paths pointed at the exported test models."""
+    monkeypatch.setattr(model_module, "VV_MODEL_PATH", exported["vv"])
+    monkeypatch.setattr(model_module, "DEFAULT_MODEL_PATH", exported["dual"])
+    return exported
+
+
+def run_logged(params):
+    feedback = QgsProcessingFeedback(True)
+    out = translate(params, feedback=feedback)
+    return out, feedback.textLog()
+
+
+def test_vv_only_raster_without_a_model_uses_the_vv_model(s2o, embedded, tmp_path):
+    sar = sar_4326(tmp_path / "dual.tif")
+    with rasterio.open(sar) as ds:
+        vv = ds.read(1)[None]
+    src = write_raster(tmp_path / "vv.tif", vv, nodata=SAR_NODATA, descriptions=["VV"])
+    dst = tmp_path / "optical.tif"
+    out, log = run_logged({"INPUT": src, "TILE_SIZE": 64, "OUTPUT": str(dst)})
+    assert out["MODEL_USED"] == str(embedded["vv"])
+    assert "model: the embedded VV-only model, chosen because the band descriptions name VV " \
+           "and no VH" in log
+    assert f"model s2o-npde 0.1.0 ({embedded['vv']}), {L2A}; input scale db" in log
+    assert grid(dst) == grid(src)
+    with rasterio.open(dst) as ds:
+        valid_out = ds.read_masks(1) > 0
+        assert ds.tags()["S2O_S2_LEVEL"] == "L2A" and ds.tags()["S2O_PRODUCT"] == L2A
+    nodata_in = vv[0] == SAR_NODATA
+    assert nodata_in.sum() == 8 * 10
+    assert not valid_out[nodata_in].any() and valid_out[~nodata_in].all()
+
+
+def test_vv_vh_raster_without_a_model_uses_the_dual_model(s2o, embedded, tmp_path):
+    out, log = run_logged({"INPUT": sar_4326(tmp_path / "s1.tif"), "TILE_SIZE": 64,
+                           "OUTPUT": str(tmp_path / "out.tif")})
+    assert out["MODEL_USED"] == str(embedded["dual"])
+    assert "model: the embedded VV+VH model, chosen because the band descriptions name VV and VH" \
+        in log
+
+
+def test_hh_hv_refused_and_chosen_bands_override(s2o, embedded, tmp_path):
+    with rasterio.open(sar_4326(tmp_path / "s1.tif")) as ds:
+        data = ds.read()
+    hh = write_raster(tmp_path / "hh.tif", data, nodata=SAR_NODATA, descriptions=["HH", "HV"])
+    with pytest.raises(QgsProcessingException) as err:
+        translate({"INPUT": hh, "TILE_SIZE": 64, "OUTPUT": str(tmp_path / "a.tif")})
+    assert "the s2o models were trained on VV/VH" in str(err.value)
+    assert "choose the bands yourself (bands option, e.g. 1,2)" in str(err.value)
+    assert not (tmp_path / "a.tif").exists()
+    out, log = run_logged({"INPUT": hh, "VV_BAND": 1, "VH_BAND": 2, "TILE_SIZE": 64,
+                           "OUTPUT": str(tmp_path / "b.tif")})
+    assert out["MODEL_USED"] == str(embedded["dual"])
+    assert "note: band 1 is described as HH ('HH') but is used as VV, as chosen" in log
+
+
+def test_missing_vv_model_is_explained(s2o, embedded, tmp_path, monkeypatch):
+    missing = tmp_path / "s2o_npde_vv.onnx"
+    monkeypatch.setattr(model_module, "VV_MODEL_PATH", missing)
+    src = write_raster(tmp_path / "vv.tif", np.full((1, 20, 20), -10.0, "float32"),
+                       descriptions=["VV"])
+    with pytest.raises(QgsProcessingException) as err:
+        translate({"INPUT": src, "OUTPUT": str(tmp_path / "out.tif")})
+    assert f"the embedded VV-only model is not installed ({missing})" in str(err.value)
