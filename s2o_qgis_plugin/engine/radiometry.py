@@ -363,9 +363,13 @@ def embedded_layout(descriptions: Sequence[str | None], count: int,
     :func:`choose_bands` then takes in order, or asks to choose).
     """
     if requested is not None:
-        n = len(list(requested))
-        layout = VV_ONLY if n == 1 else DUAL_POL
-        return layout, f"{n} band{'s' if n != 1 else ''} chosen ({', '.join(map(str, requested))})"
+        try:
+            requested = list(requested)
+        except TypeError:
+            raise InputError(f"bands must be band numbers such as 1,2; got {requested!r}") from None
+        if len(requested) == 1:
+            return VV_ONLY, f"band {requested[0]} was chosen alone"
+        return DUAL_POL, f"bands {', '.join(map(str, requested))} were chosen"
     names = _band_names(descriptions, count)
     pols = [described_polarisations(d) for d in names]
     named = set().union(*pols)

@@ -130,7 +130,7 @@ def translate_raster(
         choice = ""
         if model is None:
             s2o, choice = _embedded_model(ds, bands, device, threads)
-            say(f"model: the embedded {layout_name(s2o.meta.input_bands)} model, chosen because "
+            say(f"model: the embedded {layout_name(s2o.meta.input_bands)} model, picked because "
                 f"{choice}")
         else:
             s2o = model if isinstance(model, S2OModel) else S2OModel.load(model, device, threads)

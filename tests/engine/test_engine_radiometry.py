@@ -265,13 +265,18 @@ def test_hh_hv_bands_are_refused_with_the_reason_and_the_override(descriptions, 
     (["VH"], 1, None, ("VV",), "a single band described as VH"),  # choose_bands refuses it
     ([None, None], 2, None, ("VV", "VH"), "2 bands, none described by polarisation"),
     ([None] * 3, 3, None, ("VV", "VH"), "3 bands"),
-    (["VV", "VH"], 2, [2], ("VV",), "1 band chosen (2)"),
-    (["HH", "HV"], 2, [1, 2], ("VV", "VH"), "2 bands chosen (1, 2)"),
-    (["HH"], 1, [1], ("VV",), "1 band chosen (1)"),
+    (["VV", "VH"], 2, [2], ("VV",), "band 2 was chosen alone"),
+    (["HH", "HV"], 2, [1, 2], ("VV", "VH"), "bands 1, 2 were chosen"),
+    (["HH"], 1, [1], ("VV",), "band 1 was chosen alone"),
 ])
 def test_embedded_layout_fits_the_bands(descriptions, count, requested, layout, why):
     got, reason = embedded_layout(descriptions, count, requested)
     assert got == layout and why in reason
+
+
+def test_embedded_layout_refuses_bands_that_are_not_a_list():
+    with pytest.raises(InputError, match="bands must be band numbers such as 1,2; got 3"):
+        embedded_layout([None], 1, 3)
 
 
 @pytest.mark.parametrize("descriptions,example", [

@@ -345,7 +345,7 @@ def test_vv_vh_without_a_model_runs_the_real_embedded_default_model(tmp_path):
     res = translate_raster(src, tmp_path / "out.tif", device="cpu", threads=1, tile_size=64,
                            log=said.append)
     assert res.model_path == DEFAULT_MODEL_PATH and res.s2_level == "L2A"
-    assert ("model: the embedded VV+VH model, chosen because the band descriptions name VV and "
+    assert ("model: the embedded VV+VH model, picked because the band descriptions name VV and "
             "VH") in said
     with rasterio.open(tmp_path / "out.tif") as out:
         assert out.tags()[TAG_S2_LEVEL] == "L2A" and out.read().min() >= 1

@@ -69,7 +69,7 @@ def test_one_band_vv_db_geotiff_with_nodata_uses_the_vv_model(tmp_path, embedded
     src = sar(tmp_path / "vv.tif", 1, descriptions)
     res, said = translate(src, tmp_path / "out.tif")
     assert res.model_path == embedded["vv"] and res.model_choice == why
-    assert f"model: the embedded VV-only model, chosen because {why}" in said
+    assert f"model: the embedded VV-only model, picked because {why}" in said
     assert any(line.startswith("model s2o-npde 0.1.0 (s2o_npde_vv.onnx), " + L1C)
                for line in said)
     assert (res.s2_level, res.product, res.bands, res.input_scale) == ("L1C", L1C, [1], "db")
@@ -94,7 +94,7 @@ def test_vv_vh_uses_the_dual_model(tmp_path, embedded):
     src = sar(tmp_path / "s1.tif", 2, ["VV", "VH"])
     res, said = translate(src, tmp_path / "out.tif")
     assert res.model_path == embedded["dual"] and res.bands == [1, 2]
-    assert ("model: the embedded VV+VH model, chosen because the band descriptions name VV and "
+    assert ("model: the embedded VV+VH model, picked because the band descriptions name VV and "
             "VH") in said
     assert (res.s2_level, res.product) == ("L2A", L2A)
     with rasterio.open(tmp_path / "out.tif") as out:
@@ -118,12 +118,12 @@ def test_choosing_the_bands_overrides_the_refusal(tmp_path, embedded):
     src = sar(tmp_path / "hh.tif", 2, ["Sigma0_HH_db", "Sigma0_HV_db"])
     res, said = translate(src, tmp_path / "dual.tif", bands=[1, 2])
     assert res.model_path == embedded["dual"] and res.bands == [1, 2]
-    assert "model: the embedded VV+VH model, chosen because 2 bands chosen (1, 2)" in said
+    assert "model: the embedded VV+VH model, picked because bands 1, 2 were chosen" in said
     assert any(line.startswith("note: band 1 is described as HH") for line in said)
     assert any(line.startswith("note: band 2 is described as HV") for line in said)
     res, said = translate(src, tmp_path / "vv.tif", bands=[1])
     assert res.model_path == embedded["vv"] and res.bands == [1]
-    assert "model: the embedded VV-only model, chosen because 1 band chosen (1)" in said
+    assert "model: the embedded VV-only model, picked because band 1 was chosen alone" in said
 
 
 def test_missing_vv_model_is_a_clear_error(tmp_path, embedded, monkeypatch):
@@ -152,7 +152,7 @@ def test_cli_says_which_model_and_product(tmp_path, embedded, monkeypatch, capsy
         "provider: CPUExecutionProvider", f"model: {embedded['vv']}", f"product: {L1C}",
         f"output: {dst}",
     ]
-    assert ("s2o-translate: model: the embedded VV-only model, chosen because the band "
+    assert ("s2o-translate: model: the embedded VV-only model, picked because the band "
             "descriptions name VV and no VH") in captured.err
     monkeypatch.setattr(model_module, "VV_MODEL_PATH", tmp_path / "none.onnx")
     assert cli.main([str(src), str(tmp_path / "b.tif"), "--quiet"]) == cli.EXIT_MODEL

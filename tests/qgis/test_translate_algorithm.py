@@ -187,7 +187,7 @@ def test_vv_only_raster_without_a_model_uses_the_vv_model(s2o, embedded, tmp_pat
     dst = tmp_path / "optical.tif"
     out, log = run_logged({"INPUT": src, "TILE_SIZE": 64, "OUTPUT": str(dst)})
     assert out["MODEL_USED"] == str(embedded["vv"])
-    assert "model: the embedded VV-only model, chosen because the band descriptions name VV " \
+    assert "model: the embedded VV-only model, picked because the band descriptions name VV " \
            "and no VH" in log
     assert f"model s2o-npde 0.1.0 ({embedded['vv']}), {L2A}; input scale db" in log
     assert grid(dst) == grid(src)
@@ -203,7 +203,7 @@ def test_vv_vh_raster_without_a_model_uses_the_dual_model(s2o, embedded, tmp_pat
     out, log = run_logged({"INPUT": sar_4326(tmp_path / "s1.tif"), "TILE_SIZE": 64,
                            "OUTPUT": str(tmp_path / "out.tif")})
     assert out["MODEL_USED"] == str(embedded["dual"])
-    assert "model: the embedded VV+VH model, chosen because the band descriptions name VV and VH" \
+    assert "model: the embedded VV+VH model, picked because the band descriptions name VV and VH" \
         in log
 
 
