@@ -47,7 +47,7 @@ import sys
 import tarfile
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -61,10 +61,18 @@ WHEELS = {"configilm": "configilm==0.7.1", "bigearthnet_common": "bigearthnet-co
 SRC_EXAMPLES = "bigearthnet-common-2.8.0-examples"
 SRC_BENV2 = "configilm-0.7.1-BENv2"
 SRC_BENV1 = "configilm-0.7.1-BENv1"
-SOURCE_ORDER = (SRC_EXAMPLES, SRC_BENV2, SRC_BENV1)
+SRC_SEN12MSCR = "sen12ms-cr"
+SRC_SSL4EO = "ssl4eo-s12"
+SRC_SEN12 = "sen1-2"
+SOURCE_ORDER = (SRC_EXAMPLES, SRC_BENV2, SRC_BENV1, SRC_SEN12MSCR, SRC_SSL4EO, SRC_SEN12)
 
 TEST_COUNTRIES = ("Portugal", "Serbia")
 VAL_COUNTRIES = ("Ireland", "Lithuania", "Switzerland")
+# Held out beside them (see the sources below): the SSL4EO-S12 place, and SEN12MS-CR scene
+# blocks fixed before any model was trained on this set.
+TEST_LOCATIONS = (*TEST_COUNTRIES, "Punjab, India (SSL4EO-S12 0000200, T43RCP)",
+                  *(f"SEN12MS-CR test block {b}" for b in (1, 2, 6)))
+VAL_LOCATIONS = (*VAL_COUNTRIES, *(f"SEN12MS-CR test block {b}" for b in (3, 7)))
 SPLITS = ("train", "val", "test")
 EXCLUDED = "excluded_cloudy"
 
@@ -76,6 +84,8 @@ RGB_BANDS = ("B04", "B03", "B02")
 RGB_NAMES = ("Red", "Green", "Blue")
 CREDIT = "Contains modified Copernicus Sentinel data"
 LICENCE = "CDLA-Permissive-1.0 (BigEarthNet)"
+BEN_ORIGIN = "PyPI wheels configilm 0.7.1 and bigearthnet-common 2.8.0 (https://bigearthnet.net)"
+TARGET_LEVEL = "L2A"  # every optical target of the set is Sentinel-2 L2A (surface reflectance)
 
 _MOCK = "configilm/extra/mock_data"
 _GRID_RE = re.compile(r"_(\d+)_(\d+)$")
@@ -97,6 +107,11 @@ class Patch:
     cloudy: bool = False
     snowy: bool = False
     notes: list[str] = field(default_factory=list)
+    date: str = ""  # acquisition dates, "S1 <date> / S2 <date>", where known
+    level: str = TARGET_LEVEL  # Sentinel-2 product level of the source's optical image
+    harmonised: bool = False  # rgb_dn mapped from `level` to TARGET_LEVEL (harmonise_l1c)
+    licence: str = LICENCE
+    origin: str = BEN_ORIGIN
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -313,6 +328,183 @@ def read_benv1(configilm_wheel: Path, work: Path, names: NameTable) -> list[Patc
 
 
 # ---------------------------------------------------------------------------------------------
+# Sources beside BigEarthNet (local folders; ../shared/data in this project's checkouts)
+#
+# Each reader takes the folder of one source as the data README lays it out and returns
+# Patches in the shape of the BigEarthNet ones: SAR (VV, VH) in dB, RGB (B04, B03, B02) DN.
+
+SHARED = ROOT.parent / "shared" / "data"
+SOURCE_DIRS = {SRC_SEN12MSCR: "sen12mscr/pairs", SRC_SSL4EO: "ssl4eo-s12", SRC_SEN12: "sen1-2"}
+ORIGINS = {
+    SRC_SEN12MSCR: "SEN12MS-CR (Ebel et al. 2020, https://mediatum.ub.tum.de/1554803) test "
+                   "samples as kept in GitHub Oriolac/cloud-removal @ 4c4bcc0",
+    SRC_SSL4EO: "SSL4EO-S12 (Wang et al. 2022) location 0000200 as kept in GitHub "
+                "rsim-tu-berlin/rico-hdl @ dc41c07 (integration_tests/tiffs/SSL4EO-S12)",
+    SRC_SEN12: "SEN1-2 (Schmitt et al. 2018, https://mediatum.ub.tum.de/1436631) patches as "
+               "kept in GitHub Accioy/SAR2optical @ 1178b6f",
+}
+LICENCES = {SRC_SEN12MSCR: "CC-BY-4.0 (SEN12MS-CR)", SRC_SSL4EO: "CC-BY-4.0 (SSL4EO-S12)",
+            SRC_SEN12: "CC-BY-4.0 (SEN1-2)"}
+S2_13_RGB = (4, 3, 2)  # 1-based indexes of B04, B03, B02 in 13-band B1..B12 (B8A, B10) files
+SSL4EO_RGB = ("B4", "B3", "B2")
+SSL4EO_LOCATION = TEST_LOCATIONS[len(TEST_COUNTRIES)]
+# SEN12MS-CR test samples carry no georeference; neighbouring sample indexes of the test split
+# come from the same scene, so a block of 1000 indexes is the location key (a scene proxy).
+SEN12MSCR_BLOCK = 1000
+# SEN1-2's 8-bit PNGs (as published) have no declared scaling. Its VV grey values sit at a
+# median of 215 of 255 on every patch here: with the usual clip of [-25, 0] dB that would be
+# -4 dB, 6 dB brighter than any land median of the calibrated sources. Not mixed with them.
+SEN12_EXCLUDED = "excluded_unknown_scaling"
+
+
+@dataclass(frozen=True)
+class LevelMapping:
+    """L1C -> L2A per RGB band: dn_l2a = dn_l1c + offset (clipped to >= 1, 0 stays nodata).
+
+    Fitted by fit_l1c_to_l2a on the one place that has both products of the same day."""
+
+    offsets: tuple[float, float, float]
+    linear_fit: tuple[tuple[float, float], ...]  # (slope, intercept) per band, for the record
+    source: str
+
+    def apply(self, dn: np.ndarray) -> np.ndarray:
+        out = dn.astype(np.float32) + np.asarray(self.offsets, np.float32)[:, None, None]
+        return np.where(dn == 0, 0, np.clip(np.rint(out), 1, 65535)).astype(np.uint16)
+
+
+def fit_l1c_to_l2a(ssl4eo: Path) -> LevelMapping:
+    """The L1C -> L2A mapping from SSL4EO-S12's same-day L1C and L2A images (B04, B03, B02).
+
+    A full linear fit is near perfect inside that scene (r > 0.999) but its slopes (1.35 to
+    1.69) carry Punjab's heavy haze: applied to clearer scenes it pushes dark blue below zero.
+    Only the additive part, the median difference L2A - L1C (path radiance), is applied."""
+    pairs = []
+    for l2a in sorted((Path(ssl4eo) / "s2a").glob("*/*")):
+        l1c = Path(ssl4eo) / "s2c" / l2a.relative_to(Path(ssl4eo) / "s2a")
+        if l1c.is_dir():
+            pairs.append((l1c, l2a))
+    if not pairs:
+        raise FileNotFoundError(f"{ssl4eo} has no S2 product folder in both s2c/ (L1C) and "
+                                f"s2a/ (L2A): cannot fit the L1C -> L2A mapping")
+    offsets, fits = [], []
+    for band in SSL4EO_RGB:
+        c = np.concatenate([rasterio.open(a / f"{band}.tif").read(1).ravel() for a, _ in pairs])
+        a = np.concatenate([rasterio.open(b / f"{band}.tif").read(1).ravel() for _, b in pairs])
+        c, a = c.astype(np.float64), a.astype(np.float64)
+        offsets.append(round(float(np.median(a - c)), 1))
+        slope, intercept = np.polyfit(c, a, 1)
+        fits.append((round(float(slope), 4), round(float(intercept), 1)))
+    names = ", ".join(p.name[:8] for _, p in pairs)
+    return LevelMapping(tuple(offsets), tuple(fits), f"SSL4EO-S12 0000200, same-day {names}")
+
+
+def read_sen12mscr(folder: Path, mapping: LevelMapping) -> list[Patch]:
+    """SEN12MS-CR pairs <id>_s1.tif (VV, VH dB) + <id>_s2.tif (13 bands L1C), no CRS."""
+    patches = []
+    for s1 in sorted(Path(folder).glob("*_s1.tif"), key=lambda p: int(p.stem.split("_")[0])):
+        index = int(s1.stem.split("_")[0])
+        s2 = s1.with_name(f"{index}_s2.tif")
+        with warnings.catch_warnings():  # plain TIFFs: no georeference, on purpose
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            s1_ds, s2_ds = rasterio.open(s1), rasterio.open(s2)
+        with s1_ds as ds:
+            sar = ds.read([ds.descriptions.index(b) + 1 for b in SAR_BANDS]).astype(np.float32)
+        with s2_ds as ds:
+            if ds.count != 13:
+                raise ValueError(f"{s2} has {ds.count} bands; expected 13 (B1..B12)")
+            rgb = ds.read(list(S2_13_RGB))
+        block = index // SEN12MSCR_BLOCK
+        patches.append(Patch(
+            id=f"sen12mscr_{index:05d}", source=SRC_SEN12MSCR, s1_name=s1.name, tile="",
+            country=f"SEN12MS-CR test block {block}", sar_db=sar, rgb_dn=mapping.apply(rgb),
+            level="L1C", harmonised=True, licence=LICENCES[SRC_SEN12MSCR],
+            origin=ORIGINS[SRC_SEN12MSCR],
+            notes=[f"test-split sample {index}; RGB L1C -> L2A by {mapping.offsets}"],
+        ))
+    return patches
+
+
+def _ssl4eo_date(name: str) -> str:
+    m = re.search(r"(\d{8})T", name)
+    return f"{m.group(1)[:4]}-{m.group(1)[4:6]}-{m.group(1)[6:]}" if m else ""
+
+
+def read_ssl4eo(folder: Path) -> list[Patch]:
+    """SSL4EO-S12 location folders: each S1 product paired with the L2A product nearest in date;
+    S1 (its own 4326 grid) resampled bilinearly onto the S2 grid."""
+    from rasterio.warp import Resampling, reproject
+
+    patches = []
+    for loc in sorted((Path(folder) / "s1").iterdir()):
+        s2_products = sorted((Path(folder) / "s2a" / loc.name).iterdir())
+        for s1 in sorted(loc.iterdir()):
+            d1 = np.datetime64(_ssl4eo_date(s1.name))
+            s2 = min(s2_products, key=lambda p: abs(np.datetime64(_ssl4eo_date(p.name)) - d1))
+            with rasterio.open(s2 / "B4.tif") as ref:
+                crs, transform, shape = ref.crs, ref.transform, ref.shape
+            rgb = np.stack([rasterio.open(s2 / f"{b}.tif").read(1) for b in SSL4EO_RGB])
+            sar = np.full((2, *shape), np.nan, np.float32)
+            for i, band in enumerate(SAR_BANDS):
+                with rasterio.open(s1 / f"{band}.tif") as ds:
+                    reproject(ds.read(1), sar[i], src_transform=ds.transform, src_crs=ds.crs,
+                              dst_transform=transform, dst_crs=crs, dst_nodata=np.nan,
+                              resampling=Resampling.bilinear)
+            dates = f"S1 {_ssl4eo_date(s1.name)} / S2 {_ssl4eo_date(s2.name)}"
+            patches.append(Patch(
+                id=f"ssl4eo_{loc.name}_{_ssl4eo_date(s1.name)}", source=SRC_SSL4EO,
+                s1_name=s1.name, tile=s2.name.split("_")[-1], country=SSL4EO_LOCATION,
+                sar_db=sar, rgb_dn=rgb.astype(np.uint16), crs=crs.to_string(),
+                transform=transform, date=dates, level="L2A", licence=LICENCES[SRC_SSL4EO],
+                origin=ORIGINS[SRC_SSL4EO], notes=["S1 resampled (bilinear) onto the S2 grid"],
+            ))
+    return patches
+
+
+def read_sen12_pngs(folder: Path) -> list[Patch]:
+    """SEN1-2 as published (s1/*.png VV grey, s2/*.png RGB 8-bit), one VV band; read so the
+    manifest records them, kept out of the splits (SEN12_EXCLUDED)."""
+    from training.data import SEN12_OPTICAL_DN_RANGE, SEN12_SAR_DB_RANGE
+
+    (lo, hi), (a, b) = SEN12_SAR_DB_RANGE, SEN12_OPTICAL_DN_RANGE
+    patches = []
+    for s1 in sorted((Path(folder) / "s1").glob("*.png")):
+        s2 = Path(folder) / "s2" / s1.name.replace("_s1_", "_s2_")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            grey = rasterio.open(s1).read(1).astype(np.float32)
+            rgb = rasterio.open(s2).read([1, 2, 3]).astype(np.float32)
+        vv = lo + grey / 255.0 * (hi - lo)
+        sar = np.stack([vv, np.full_like(vv, np.nan)])  # no VH in SEN1-2
+        patches.append(Patch(
+            id=f"sen12_{s1.stem}", source=SRC_SEN12, s1_name=s1.name, tile="",
+            country="SEN1-2 ROIs1158_spring scene 90", sar_db=sar,
+            rgb_dn=np.rint(a + rgb / 255.0 * (b - a)).astype(np.uint16), level="L1C",
+            licence=LICENCES[SRC_SEN12], origin=ORIGINS[SRC_SEN12],
+            notes=[f"VV only; median grey {np.median(grey):.0f}: PNG scaling unknown"],
+        ))
+    return patches
+
+
+def read_local_sources(dirs: dict[str, Path | None]) -> tuple[list[Patch], LevelMapping | None]:
+    """Every local source whose folder exists; a missing one is named with its public origin."""
+    found = {k: Path(v) for k, v in dirs.items() if v is not None and Path(v).is_dir()}
+    for key in dirs.keys() - found.keys():
+        print(f"skipping {key}: no folder (public origin: {ORIGINS[key]})", flush=True)
+    mapping = fit_l1c_to_l2a(found[SRC_SSL4EO]) if SRC_SSL4EO in found else None
+    patches = []
+    if SRC_SEN12MSCR in found:
+        if mapping is None:
+            raise ValueError("SEN12MS-CR is L1C: its L1C -> L2A mapping is fitted on SSL4EO-S12, "
+                             "so give the SSL4EO-S12 folder too (--ssl4eo)")
+        patches += read_sen12mscr(found[SRC_SEN12MSCR], mapping)
+    if SRC_SSL4EO in found:
+        patches += read_ssl4eo(found[SRC_SSL4EO])
+    if SRC_SEN12 in found:
+        patches += read_sen12_pngs(found[SRC_SEN12])
+    return patches, mapping
+
+
+# ---------------------------------------------------------------------------------------------
 # Georeference, deduplication, splits
 
 
@@ -355,12 +547,15 @@ def deduplicate(patches: list[Patch]) -> tuple[list[Patch], list[str]]:
 
 
 def split_of(p: Patch, keep_cloudy: bool = False) -> str:
-    """The split of a patch from its country (the location key), or EXCLUDED if cloudy."""
+    """The split of a patch from its location key, EXCLUDED if cloudy, SEN12_EXCLUDED for
+    SEN1-2's PNGs."""
+    if p.source == SRC_SEN12:
+        return SEN12_EXCLUDED
     if p.cloudy and not keep_cloudy:
         return EXCLUDED
-    if p.country in TEST_COUNTRIES:
+    if p.country in TEST_LOCATIONS:
         return "test"
-    if p.country in VAL_COUNTRIES:
+    if p.country in VAL_LOCATIONS:
         return "val"
     return "train"
 
@@ -379,8 +574,8 @@ def _profile(p: Patch, count: int, dtype: str, nodata) -> dict:
 
 
 def _tags(p: Patch) -> dict:
-    return dict(PAIR_ID=p.id, S1_NAME=p.s1_name, MGRS_TILE=p.tile, COUNTRY=p.country,
-                SOURCE=p.source, LICENSE=LICENCE, CREDIT=CREDIT)
+    return dict(PAIR_ID=p.id, S1_NAME=p.s1_name, MGRS_TILE=p.tile, LOCATION=p.country,
+                SOURCE=p.source, LICENSE=p.licence, CREDIT=CREDIT)
 
 
 def write_sar(path: Path, p: Patch, linear: bool = False) -> None:
@@ -391,10 +586,11 @@ def write_sar(path: Path, p: Patch, linear: bool = False) -> None:
 
 
 def write_rgb(path: Path, p: Patch) -> None:
-    """3-band uint16 GeoTIFF (Red, Green, Blue = B04, B03, B02): L2A reflectance x 10000;
-    nodata 0 (the Sentinel-2 L2A no-data value)."""
+    """3-band uint16 GeoTIFF (Red, Green, Blue = B04, B03, B02): reflectance x 10000 of
+    TARGET_LEVEL; nodata 0 (the Sentinel-2 no-data value)."""
     _write(path, p.rgb_dn, _profile(p, 3, "uint16", 0), RGB_NAMES,
-           dict(_tags(p), RADIOMETRY="reflectance_x10000", S2_BANDS=",".join(RGB_BANDS)))
+           dict(_tags(p), RADIOMETRY="reflectance_x10000", S2_BANDS=",".join(RGB_BANDS),
+                S2_LEVEL=TARGET_LEVEL, SOURCE_LEVEL=p.level))
 
 
 def _write(path: Path, data: np.ndarray, profile: dict, descriptions, tags: dict) -> None:
@@ -426,17 +622,23 @@ def write_paired(out: Path, patches: list[Patch], splits: dict[str, list[str]]) 
 
 
 def manifest_entry(p: Patch, split: str) -> dict:
-    return dict(id=p.id, source=p.source, s1_name=p.s1_name, location=p.country, tile=p.tile,
-                split=split, georeferenced=p.transform is not None, crs=p.crs,
-                cloud_or_shadow=p.cloudy, seasonal_snow=p.snowy, notes=p.notes)
+    dataset = "bigearthnet" if p.source in (SRC_EXAMPLES, SRC_BENV2, SRC_BENV1) else p.source
+    return dict(id=p.id, source=p.source, dataset=dataset, s1_name=p.s1_name,
+                location=p.country, tile=p.tile, date=p.date, split=split,
+                size=list(p.rgb_dn.shape[1:]),
+                s2_level=p.level, target_level=TARGET_LEVEL, harmonised=p.harmonised,
+                licence=p.licence, origin=p.origin, georeferenced=p.transform is not None,
+                crs=p.crs, cloud_or_shadow=p.cloudy, seasonal_snow=p.snowy, notes=p.notes)
 
 
 # ---------------------------------------------------------------------------------------------
 # The whole build
 
 
-def load_all(cache: Path) -> tuple[list[Patch], list[str]]:
-    """Read, georeference and deduplicate every pair of the three sources."""
+def load_all(cache: Path, sources: dict[str, Path | None] | None = None
+             ) -> tuple[list[Patch], list[str], LevelMapping | None]:
+    """Read, georeference and deduplicate every pair of BigEarthNet's three sources and of the
+    local sources given ({source: folder}, see default_sources)."""
     wheels = fetch_wheels(cache)
     work = Path(cache) / "extracted"
     names = read_name_table(wheels["bigearthnet_common"])
@@ -444,21 +646,33 @@ def load_all(cache: Path) -> tuple[list[Patch], list[str]]:
     patches += read_benv2(wheels["configilm"], work, names)
     patches += read_benv1(wheels["configilm"], work, names)
     georeference(patches)
-    return deduplicate(patches)
+    local, mapping = read_local_sources(sources or {})
+    kept, dropped = deduplicate(patches + local)
+    return kept, dropped, mapping
 
 
-def build(out: Path, cache: Path, keep_cloudy: bool = False) -> dict:
+def default_sources(shared: Path = SHARED) -> dict[str, Path | None]:
+    """{source: folder under shared (../shared/data beside a checkout), None where absent}."""
+    return {k: (shared / v if (shared / v).is_dir() else None) for k, v in SOURCE_DIRS.items()}
+
+
+def build(out: Path, cache: Path, keep_cloudy: bool = False,
+          sources: dict[str, Path | None] | None = None) -> dict:
     """Write the paired training set to out and return its manifest."""
     out = Path(out)
-    patches, dropped = load_all(cache)
+    patches, dropped, mapping = load_all(cache, sources)
     split_by_id = {p.id: split_of(p, keep_cloudy) for p in patches}
     kept = [p for p in patches if split_by_id[p.id] in SPLITS]
     splits = {s: sorted(i for i, v in split_by_id.items() if v == s) for s in SPLITS}
     write_paired(out, kept, splits)
     manifest = dict(
-        description="Real Sentinel-1/2 pairs from BigEarthNet (see DATA.md)",
-        licence=LICENCE, credit=CREDIT, location_key="country",
-        test_locations=list(TEST_COUNTRIES), val_locations=list(VAL_COUNTRIES),
+        description="Real Sentinel-1/2 pairs (see DATA.md)",
+        s2_level=TARGET_LEVEL, credit=CREDIT, location_key="location",
+        licences=sorted({p.licence for p in patches}),
+        origins={**{"bigearthnet": BEN_ORIGIN}, **ORIGINS},
+        test_locations=[x for x in TEST_LOCATIONS if x in {p.country for p in patches}],
+        val_locations=[x for x in VAL_LOCATIONS if x in {p.country for p in patches}],
+        level_mapping=None if mapping is None else asdict(mapping),
         duplicates_dropped=dropped,
         patches=[manifest_entry(p, split_by_id[p.id]) for p in patches],
     )
@@ -469,9 +683,9 @@ def build(out: Path, cache: Path, keep_cloudy: bool = False) -> dict:
 
 def summary(manifest: dict) -> str:
     lines = []
-    for split in (*SPLITS, EXCLUDED):
+    for split in (*SPLITS, EXCLUDED, SEN12_EXCLUDED):
         rows = [p for p in manifest["patches"] if p["split"] == split]
-        where = sorted({f"{p['location']}:{p['tile']}" for p in rows})
+        where = sorted({p["location"] for p in rows})
         lines.append(f"{split:16s} {len(rows):3d} pairs  {', '.join(where)}")
     geo = sum(p["georeferenced"] for p in manifest["patches"])
     lines.append(f"georeferenced {geo} of {len(manifest['patches'])}; "
@@ -481,12 +695,21 @@ def summary(manifest: dict) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "data" / "ben")
+    ap.add_argument("--out", type=Path, default=ROOT / "data" / "s2o")
     ap.add_argument("--cache", type=Path, default=ROOT / "data" / ".cache")
     ap.add_argument("--keep-cloudy", action="store_true",
                     help="also put patches with cloud or shadow into the splits")
+    found = default_sources()
+    for key, sub in SOURCE_DIRS.items():
+        ap.add_argument(f"--{key.replace('-s12', '').replace('-cr', 'cr')}", type=Path,
+                        dest=key, default=found[key],
+                        help=f"folder of {key} ({sub} of the shared data; default "
+                             f"{found[key] or 'none found'}; public origin: {ORIGINS[key]})")
+    ap.add_argument("--bigearthnet-only", action="store_true",
+                    help="only the BigEarthNet wheels (the set of earlier releases)")
     args = ap.parse_args(argv)
-    manifest = build(args.out, args.cache, args.keep_cloudy)
+    sources = {} if args.bigearthnet_only else {k: getattr(args, k) for k in SOURCE_DIRS}
+    manifest = build(args.out, args.cache, args.keep_cloudy, sources)
     print(f"wrote {args.out}")
     print(summary(manifest))
 

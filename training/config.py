@@ -36,6 +36,8 @@ class TrainConfig:
     train_split: str = _opt("train", "split to train on")
     crop: int = _opt(0, "random crop size in px (0: whole samples, as in the paper)")
     augment: bool = _opt(True, "random crops and flips (drawn from seed, epoch, index)")
+    rot90: bool = _opt(False, "with augment: also random quarter turns of square crops")
+    balance: bool = _opt(False, "repeat pairs so each dataset of MANIFEST.json weighs the same")
     sar_db_range: tuple[float, ...] = _opt(
         (-25.0, 0.0, -32.5, 0.0), "dB mapped to [-1, 1]: VV low,VV high,VH low,VH high"
     )

@@ -68,6 +68,7 @@ SAR_DB_RANGE = {"VV": (-25.0, 0.0), "VH": (-32.5, 0.0)}
 OPTICAL_DN_RANGE = (0.0, 3000.0)
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 SPLITS_FILE = "splits.json"
+MANIFEST_FILE = "MANIFEST.json"
 S2_NODATA = 0
 BEN_RGB = ("B04", "B03", "B02")
 SEN12MS_RGB = (4, 3, 2)  # 1-based band indexes of B04, B03, B02 in the 13-band S2 GeoTIFF
@@ -165,7 +166,8 @@ class PairDataset(Dataset):
     layout = ""
 
     def __init__(self, root, split, *, in_bands=SAR_BANDS, crop=None, augment=False, seed=0,
-                 sar_db_range=None, optical_dn_range=OPTICAL_DN_RANGE):
+                 sar_db_range=None, optical_dn_range=OPTICAL_DN_RANGE, rot90=False,
+                 balance=False):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.kind} dataset root {self.root} is not a directory")
@@ -183,6 +185,7 @@ class PairDataset(Dataset):
         self.optical_dn_range = (float(lo), float(hi))
         self.crop = (crop, crop) if isinstance(crop, int) else (tuple(crop) if crop else None)
         self.augment = bool(augment)
+        self.rot90 = bool(rot90)
         self.seed = int(seed)
         self.epoch = 0
         pairs = self.find_pairs()
@@ -190,6 +193,8 @@ class PairDataset(Dataset):
             raise FileNotFoundError(f"no {self.kind} pairs under {self.root}: "
                                     f"expected {self.layout}")
         self.pairs = self._select_split(pairs)
+        if balance:
+            self.pairs = self._balanced(self.pairs)
 
     # -- subclass API ------------------------------------------------------------------------
 
@@ -223,6 +228,20 @@ class PairDataset(Dataset):
             raise ValueError(f"split {self.split!r} of {self.root} is empty ({len(pairs)} "
                              f"{self.kind} pairs in all)")
         return sorted(chosen, key=lambda p: p.id)
+
+    def _balanced(self, pairs: list[Pair]) -> list[Pair]:
+        """Pairs repeated so that each dataset of root/MANIFEST.json ("dataset" of a pair, e.g.
+        bigearthnet, sen12ms-cr) gives about as many samples per epoch as the largest one:
+        a pair of a dataset with n pairs appears round(n_max / n) times."""
+        manifest = self.root / MANIFEST_FILE
+        if not manifest.exists():
+            raise FileNotFoundError(f"balance needs {manifest} (written by build_data.py) to "
+                                    f"know each pair's dataset")
+        group = {e["id"]: e.get("dataset", e["source"])
+                 for e in json.loads(manifest.read_text())["patches"]}
+        sizes = {g: sum(group.get(p.id) == g for p in pairs) for g in set(group.values())}
+        largest = max(sizes.values())
+        return [p for p in pairs for _ in range(max(1, round(largest / sizes[group[p.id]])))]
 
     # -- Dataset -----------------------------------------------------------------------------
 
@@ -275,6 +294,9 @@ class PairDataset(Dataset):
                 sar, opt = sar[:, :, ::-1], opt[:, :, ::-1]
             if rng.random() < 0.5:
                 sar, opt = sar[:, ::-1, :], opt[:, ::-1, :]
+            if self.rot90 and sar.shape[1] == sar.shape[2]:  # square windows: 0-3 quarter turns
+                k = int(rng.integers(0, 4))
+                sar, opt = np.rot90(sar, k, axes=(1, 2)), np.rot90(opt, k, axes=(1, 2))
         return np.ascontiguousarray(sar), np.ascontiguousarray(opt)
 
 

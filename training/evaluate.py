@@ -15,9 +15,15 @@ for the prediction and for the reference optical image of the dataset alike. Who
 translated; sizes that are not multiples of the generator's stride are reflect-padded and the
 output cropped back.
 
-Floors (``--floors``): two rows any model must beat,
+Beside PSNR and SSIM, ``corr`` is the mean per-channel Pearson correlation of prediction and
+reference (s2o_qgis_plugin/engine/evaluate.channel_correlation): the skill beyond the colour
+level. A constant image scores 0 there, however good its PSNR.
+
+Floors (``--floors``): rows any model must beat,
   * "floor: mean colour": every pixel the mean RGB of the training split;
-  * "floor: VV as grey": the VV band, scaled to [-1, 1], as a grey image.
+  * "floor: VV as grey": the VV band, scaled to [-1, 1], as a grey image;
+  * "floor: scene mean colour": every pixel the image's own mean RGB (the reference's): the
+    best any constant image could do on that image; it knows the answer's colour.
 """
 
 # ruff: noqa: E402  (imports follow the sys.path set-up for plain-script runs)
@@ -41,7 +47,12 @@ import torch
 import torch.nn.functional as F
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from s2o_qgis_plugin.engine.evaluate import DATA_RANGE, DEFAULT_STRETCH, to_8bit
+from s2o_qgis_plugin.engine.evaluate import (
+    DATA_RANGE,
+    DEFAULT_STRETCH,
+    channel_correlation,
+    to_8bit,
+)
 from s2o_qgis_plugin.engine.radiometry import network_to_dn
 from training.config import TrainConfig
 from training.cyclegan import load_checkpoint
@@ -50,6 +61,7 @@ from training.data import make_dataset
 NETWORK_RANGE = (-1.0, 1.0)
 FLOOR_MEAN = "floor: mean colour"
 FLOOR_VV = "floor: VV as grey"
+FLOOR_SCENE = "floor: scene mean colour"
 
 
 @dataclass
@@ -59,7 +71,8 @@ class Row:
     ssim: float
     n_images: int
     source: str = ""  # checkpoint path, or how a floor is made
-    per_image: dict = field(default_factory=dict)  # id -> {"psnr", "ssim"}
+    per_image: dict = field(default_factory=dict)  # id -> {"psnr", "ssim", "corr"}
+    corr: float = 0.0
 
 
 def to_uint8_rgb(y: torch.Tensor, dn_range) -> np.ndarray:
@@ -68,13 +81,14 @@ def to_uint8_rgb(y: torch.Tensor, dn_range) -> np.ndarray:
     return to_8bit(dn, DEFAULT_STRETCH).transpose(1, 2, 0)
 
 
-def scores(pred: torch.Tensor, ref: torch.Tensor, dn_range) -> tuple[float, float]:
-    """(PSNR in dB, SSIM) of one (3, H, W) prediction against its reference, both in [-1, 1]."""
+def scores(pred: torch.Tensor, ref: torch.Tensor, dn_range) -> tuple[float, float, float]:
+    """(PSNR in dB, SSIM, corr) of one (3, H, W) prediction against its reference, both in
+    [-1, 1]."""
     p8, r8 = to_uint8_rgb(pred, dn_range), to_uint8_rgb(ref, dn_range)
     with np.errstate(divide="ignore"):  # identical images: PSNR = inf, reported as such
         psnr = peak_signal_noise_ratio(r8, p8, data_range=DATA_RANGE)
     ssim = structural_similarity(r8, p8, data_range=DATA_RANGE, channel_axis=-1)
-    return float(psnr), float(ssim)
+    return float(psnr), float(ssim), channel_correlation(r8, p8)
 
 
 def translate(generator: torch.nn.Module, sar: torch.Tensor) -> torch.Tensor:
@@ -88,12 +102,12 @@ def translate(generator: torch.nn.Module, sar: torch.Tensor) -> torch.Tensor:
 
 
 def score_predictions(name: str, source: str, dataset, predict: Callable, dn_range) -> Row:
-    """Average PSNR/SSIM of ``predict(sample) -> (3, H, W)`` over the dataset."""
+    """Average PSNR/SSIM/corr of ``predict(sample) -> (3, H, W)`` over the dataset."""
     per_image = {}
     for i in range(len(dataset)):
         sample = dataset[i]
-        psnr, ssim = scores(predict(sample), sample["optical"], dn_range)
-        per_image[sample["id"]] = {"psnr": psnr, "ssim": ssim}
+        psnr, ssim, corr = scores(predict(sample), sample["optical"], dn_range)
+        per_image[sample["id"]] = {"psnr": psnr, "ssim": ssim, "corr": corr}
     values = list(per_image.values())
     return Row(
         name,
@@ -102,6 +116,7 @@ def score_predictions(name: str, source: str, dataset, predict: Callable, dn_ran
         len(values),
         source,
         per_image,
+        float(np.mean([v["corr"] for v in values])),
     )
 
 
@@ -132,7 +147,7 @@ def evaluate_checkpoint(path, data_kind, data_root, split, device, name=None) ->
 
 
 def floor_rows(cfg: TrainConfig, data_kind: str, data_root: str, split: str) -> list[Row]:
-    """The mean-colour and VV-as-grey floors (see the module docstring)."""
+    """The three floors (see the module docstring)."""
     train = dataset_for(cfg, data_kind, data_root, "train", bands=("VV",))
     sums, count = torch.zeros(3, dtype=torch.float64), 0
     for i in range(len(train)):
@@ -155,14 +170,33 @@ def floor_rows(cfg: TrainConfig, data_kind: str, data_root: str, split: str) -> 
         lambda s: s["sar"][:1].expand(3, -1, -1),
         cfg.optical_dn_range,
     )
-    return [mean_row, grey_row]
+    scene_row = score_predictions(
+        FLOOR_SCENE,
+        "each image's own mean RGB",
+        test,
+        lambda s: s["optical"].mean(dim=(1, 2), keepdim=True).expand_as(s["optical"]),
+        cfg.optical_dn_range,
+    )
+    return [mean_row, grey_row, scene_row]
 
 
 def markdown_table(rows: list[Row], split: str) -> str:
-    lines = [f"| model ({split}) | PSNR (dB) | SSIM | images |", "| --- | ---: | ---: | ---: |"]
+    lines = [f"| model ({split}) | PSNR (dB) | SSIM | corr | images |",
+             "| --- | ---: | ---: | ---: | ---: |"]
     for r in rows:
         psnr = "inf" if math.isinf(r.psnr) else f"{r.psnr:.2f}"
-        lines.append(f"| {r.name} | {psnr} | {r.ssim:.4f} | {r.n_images} |")
+        lines.append(f"| {r.name} | {psnr} | {r.ssim:.4f} | {r.corr:.3f} | {r.n_images} |")
+    return "\n".join(lines)
+
+
+def per_image_table(rows: list[Row], metric: str = "psnr") -> str:
+    """One line per image, one column per row (model or floor): ``metric`` of each."""
+    ids = list(rows[0].per_image)
+    lines = ["| image | " + " | ".join(r.name for r in rows) + " |",
+             "| --- |" + " ---: |" * len(rows)]
+    for i in ids:
+        values = " | ".join(f"{r.per_image[i][metric]:.3f}" for r in rows)
+        lines.append(f"| {i} | {values} |")
     return "\n".join(lines)
 
 

@@ -265,7 +265,8 @@ def main(argv=None) -> None:
         optical_dn_range=cfg.optical_dn_range,
     )
     dataset = make_dataset(
-        cfg.data_kind, cfg.data_root, cfg.train_split, augment=cfg.augment, **data_options
+        cfg.data_kind, cfg.data_root, cfg.train_split, augment=cfg.augment, rot90=cfg.rot90,
+        balance=cfg.balance, **data_options
     )
     shown = make_dataset(
         cfg.data_kind, cfg.data_root, cfg.train_split, augment=False, **data_options

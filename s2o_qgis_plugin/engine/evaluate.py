@@ -85,6 +85,23 @@ def to_8bit(dn: np.ndarray, stretch: float) -> np.ndarray:
     return np.round(np.clip(np.asarray(dn, dtype=np.float64) / stretch, 0.0, 1.0) * DATA_RANGE)
 
 
+def channel_correlation(ref: np.ndarray, pred: np.ndarray, valid: np.ndarray | None = None
+                        ) -> float:
+    """Mean over channels of the Pearson correlation of ``pred`` with ``ref`` ((H, W, C) each),
+    on the ``valid`` pixels: skill beyond the colour level, which PSNR rewards. A channel that
+    is constant in either image has no linear skill there and counts 0."""
+    mask = np.ones(ref.shape[:2], bool) if valid is None else np.asarray(valid, bool)
+    values = []
+    for c in range(ref.shape[-1]):
+        r = ref[..., c][mask].astype(np.float64)
+        p = pred[..., c][mask].astype(np.float64)
+        if r.size < 2 or r.std() == 0 or p.std() == 0:
+            values.append(0.0)
+        else:
+            values.append(float(np.corrcoef(r, p)[0, 1]))
+    return float(np.mean(values))
+
+
 def _pick_bands(ds, bands, what: str) -> tuple:
     if bands is None or len(bands) == 0:
         bands = rgb_bands_by_description(ds.descriptions) or DEFAULT_BANDS

@@ -53,7 +53,7 @@ def mosaic(patches: list[bd.Patch], product: str, cols, rows) -> bd.Patch:
 
 
 def make(out: Path, cache: Path) -> dict:
-    patches, _ = bd.load_all(cache)
+    patches, _, _ = bd.load_all(cache)
     examples = [p for p in patches if p.source == bd.SRC_EXAMPLES]
     splits = {s: sorted(p.id for p in examples if bd.split_of(p) == s) for s in bd.SPLITS}
     bd.write_paired(out, examples, splits)

@@ -522,6 +522,43 @@ def test_build_data_end_to_end(tmp_path):
     assert committed == sorted(p.relative_to(fixtures) for p in fixtures.rglob("*.tif"))
     for rel in committed:
         with rasterio.open(FIXTURES / rel) as a, rasterio.open(fixtures / rel) as b:
-            np.testing.assert_array_equal(a.read(), b.read())
+            # float rasters within an ulp: 10**(dB/10) rounds differently across CPUs' SIMD
+            np.testing.assert_allclose(a.read(), b.read(), rtol=3e-7, atol=0)
             assert a.transform == b.transform and a.crs == b.crs
     assert (fixtures / "splits.json").read_text() == (FIXTURES / "splits.json").read_text()
+
+
+def test_quarter_turns_act_the_same_on_both_modalities(tmp_path):
+    h = w = 12
+    sar, rgb = index_pair(h, w)
+    write_paired(tmp_path, "a", sar, rgb)
+    (tmp_path / "splits.json").write_text(json.dumps({"train": ["a"] * 16}))
+    ds = D.make_dataset("paired", tmp_path, "train", crop=8, augment=True, seed=1, rot90=True)
+    transposed = 0
+    for i in range(len(ds)):
+        s = ds[i]
+        k_sar, k_opt = undo(s["sar"][0], h, w), undo(s["optical"][1], h, w)
+        assert np.abs(k_sar - k_opt).max() <= 1
+        rows = k_sar // w
+        transposed += int(np.ptp(rows[0]) > 0)  # a quarter turn makes rows run along x
+    assert 0 < transposed < len(ds)  # some samples turned by 90/270 degrees, some not
+    plain = D.make_dataset("paired", tmp_path, "train", crop=8, augment=True, seed=1)
+    assert all(np.ptp(undo(plain[i]["sar"][0], h, w) // w, axis=1).max() == 0
+               for i in range(len(plain)))
+
+
+def test_balance_repeats_the_smaller_dataset(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = {"big": [f"b{i}" for i in range(6)], "small": ["s0", "s1"]}
+    for group in ids.values():
+        for pid in group:
+            write_paired(tmp_path, pid, *random_pair(rng, 8, 8))
+    (tmp_path / "splits.json").write_text(json.dumps({"train": sum(ids.values(), [])}))
+    with pytest.raises(FileNotFoundError, match="MANIFEST.json"):
+        D.make_dataset("paired", tmp_path, "train", balance=True)
+    patches = [{"id": p, "source": "x", "dataset": g} for g, v in ids.items() for p in v]
+    (tmp_path / "MANIFEST.json").write_text(json.dumps({"patches": patches}))
+    ds = D.make_dataset("paired", tmp_path, "train", balance=True)
+    counts = {pid: ds.ids.count(pid) for pid in sum(ids.values(), [])}
+    assert counts == {**dict.fromkeys(ids["big"], 1), **dict.fromkeys(ids["small"], 3)}
+    assert len(D.make_dataset("paired", tmp_path, "train")) == 8

@@ -13,7 +13,15 @@ import torch
 from training.config import TrainConfig
 from training.cyclegan import CKPT_FORMAT, S2OCycleGAN, save_checkpoint
 from training.data import make_dataset
-from training.evaluate import FLOOR_MEAN, FLOOR_VV, main, scores, to_uint8_rgb, translate
+from training.evaluate import (
+    FLOOR_MEAN,
+    FLOOR_SCENE,
+    FLOOR_VV,
+    main,
+    scores,
+    to_uint8_rgb,
+    translate,
+)
 from training.nets import build_generator
 
 torch.set_num_threads(1)
@@ -31,11 +39,20 @@ def test_network_values_to_8bit():
 def test_scores_match_the_psnr_formula():
     ref = torch.full((3, 16, 16), -1.0)
     pred = ref + 2 * 10 / 255  # 10 grey levels brighter everywhere
-    psnr, ssim = scores(pred, ref, DN)
+    psnr, ssim, corr = scores(pred, ref, DN)
     assert psnr == pytest.approx(10 * math.log10(255**2 / 10**2))
     assert ssim < 1.0
-    psnr, ssim = scores(ref, ref, DN)
+    assert corr == 0.0  # constant images: no linear skill
+    psnr, ssim, _ = scores(ref, ref, DN)
     assert math.isinf(psnr) and ssim == 1.0
+
+
+def test_correlation_sees_pattern_not_level():
+    ref = torch.linspace(-1, 1, 3 * 16 * 16).view(3, 16, 16)
+    _, _, same_pattern = scores(ref * 0.5 - 0.3, ref, DN)  # darker, weaker: same pattern
+    _, _, inverted = scores(-ref, ref, DN)
+    assert same_pattern == pytest.approx(1.0, abs=1e-3)
+    assert inverted == pytest.approx(-1.0, abs=1e-3)
 
 
 def test_translate_pads_to_the_stride_and_crops_back():
@@ -59,8 +76,8 @@ def test_table_json_and_floors(tmp_path, capsys):
     rows = main([str(ckpt), "--data-root", str(BEN), "--split", "val", "--floors",
                  "--names", "random base", "--json", str(out_json)])  # fmt: skip
     table = capsys.readouterr().out
-    assert [r.name for r in rows] == ["random base", FLOOR_MEAN, FLOOR_VV]
-    assert table.splitlines()[0].startswith("| model (val) | PSNR (dB) | SSIM |")
+    assert [r.name for r in rows] == ["random base", FLOOR_MEAN, FLOOR_VV, FLOOR_SCENE]
+    assert table.splitlines()[0].startswith("| model (val) | PSNR (dB) | SSIM | corr |")
     assert all(f"| {name} |" in table for name in ("random base", FLOOR_MEAN, FLOOR_VV))
     saved = json.loads(out_json.read_text())
     assert [r["name"] for r in saved["rows"]] == [r.name for r in rows]
@@ -76,8 +93,11 @@ def test_table_json_and_floors(tmp_path, capsys):
     # the mean-colour floor predicts one colour: the training split's mean
     train = make_dataset("paired", BEN, "train", in_bands=("VV",))
     mean = torch.stack([train[i]["optical"].mean(dim=(1, 2)) for i in range(len(train))]).mean(0)
-    psnr, _ = scores(mean.view(3, 1, 1).expand_as(sample["optical"]), sample["optical"], DN)
+    psnr, _, _ = scores(mean.view(3, 1, 1).expand_as(sample["optical"]), sample["optical"], DN)
     assert rows[1].per_image[sample["id"]]["psnr"] == pytest.approx(psnr, abs=1e-6)
+    # the scene floor knows each image's own colour: no constant does better on PSNR
+    assert all(rows[3].per_image[i]["psnr"] >= rows[1].per_image[i]["psnr"] for i in val.ids)
+    assert rows[1].corr == rows[3].corr == 0.0
 
 
 def test_evaluate_needs_something_to_score():
