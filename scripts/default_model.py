@@ -1,19 +1,23 @@
-"""Build the embedded default model from three finished training runs of the same budget.
+"""Build the two embedded models (VV+VH and VV only) from finished training runs, with the
+leave-location-out evaluation, the picture of every held-out scene and the model cards.
 
-    python scripts/default_model.py --runs runs/default --data-root data/ben
+    python scripts/default_model.py --runs runs/r3 --data-root data/s2o
 
-Expects RUNS/full, RUNS/base and RUNS/pix2pix (each a `training/train.py --out-dir`, run with
-`--keep-every N`), then
-0. selects each run's checkpoint by PSNR on the VALIDATION split (the kept epoch copies and the
-   final checkpoint), the same rule for all three;
-1. scores the three selected checkpoints on the held-out test split, with the two floors
-   (training/evaluate.py);
-2. exports RUNS/full with the scores in its metadata to s2o_qgis_plugin/models/ and runs the
-   export's parity check (the engine validates the file on the way);
-3. draws a picture grid of the test split (SAR | S2O-NPDE | Base | pix2pix | real optical) and
-   copies the full model's loss curve into docs/;
-4. writes the model card s2o_qgis_plugin/models/MODEL_CARD.md.
-The test split is only read here, after training: no model selection uses it.
+Expects, under RUNS (each a `training/train.py --out-dir`, run with `--keep-every N`):
+  dual/      the shipped VV+VH S2O-NPDE run
+  vv/        the shipped VV-only S2O-NPDE run
+  full/, base/, pix2pix/   the comparison at one equal, shorter budget (--compare-epochs);
+             full/ may be the same run as dual/ (its kept copies up to that epoch are used)
+Then:
+0. every run's checkpoint is chosen on the VALIDATION split alone (kept epoch copies; for the
+   comparison only copies up to --compare-epochs), by SELECTION_RULE;
+1. everything is scored on the held-out TEST split (locations never used for training or
+   selection): per scene PSNR, SSIM and per-channel correlation, and the three floors;
+2. both shipped models are exported (engine-validated, parity-checked) with their level and
+   scores into s2o_qgis_plugin/models/;
+3. docs/heldout_samples.png: SAR | S2O-NPDE | S2O-NPDE VV | Base | pix2pix | Sentinel-2 for
+   every held-out scene; the loss curves of the shipped runs;
+4. the model cards, and docs/heldout_eval.json with every figure.
 """
 
 # ruff: noqa: E402
@@ -37,9 +41,12 @@ import numpy as np
 
 from export.export_onnx import BEN_CREDIT, export
 from s2o_qgis_plugin._version import __version__
-from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH
+from s2o_qgis_plugin.engine.metadata import s2_level_label
+from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH, VV_MODEL_PATH
 from training.cyclegan import load_checkpoint
 from training.evaluate import (
+    FLOOR_MEAN,
+    Row,
     dataset_for,
     evaluate_checkpoint,
     floor_rows,
@@ -48,61 +55,112 @@ from training.evaluate import (
     translate,
 )
 
-RUNS = {"S2O-NPDE (full)": "full", "Base (ablation)": "base", "pix2pix (baseline)": "pix2pix"}
+DUAL, VV = "S2O-NPDE (VV+VH, shipped)", "S2O-NPDE (VV only, shipped)"
+COMPARE = {"S2O-NPDE (full)": "full", "Base (ablation)": "base", "pix2pix (baseline)": "pix2pix"}
+SHIPPED = {DUAL: ("dual", DEFAULT_MODEL_PATH, "s2o-npde-default"),
+           VV: ("vv", VV_MODEL_PATH, "s2o-npde-vv")}
+SELECTION_RULE = "mean validation PSNR gain over the mean-colour floor plus 10 x mean correlation"
 MODELS_DIR = DEFAULT_MODEL_PATH.parent
 DOCS = ROOT / "docs"
-LICENCE = "CDLA-Permissive-1.0 (BigEarthNet)"
 
 
-def select_on_val(run: Path, data_root: Path) -> tuple[Path, list]:
-    """The run's checkpoint with the best validation PSNR, and every candidate's val row."""
-    candidates = sorted(run.glob("checkpoint_epoch*.pt")) or [run / "checkpoint.pt"]
-    rows = [
-        evaluate_checkpoint(c, None, str(data_root), "val", "cpu", name=c.name) for c in candidates
-    ]
-    best = max(range(len(rows)), key=lambda i: rows[i].psnr)
-    return candidates[best], rows
+def epoch_of(path: Path) -> int:
+    return int(path.stem.removeprefix("checkpoint_epoch"))
 
 
-def held_out_locations(data_root: Path) -> str:
-    return ", ".join(json.loads((data_root / "MANIFEST.json").read_text())["test_locations"])
+def selection_score(row: Row, floor: Row) -> float:
+    """SELECTION_RULE: dB above the training-mean floor, plus 10 x correlation (0.1 of
+    correlation weighs as 1 dB), both means over the validation images."""
+    return row.psnr - floor.psnr + 10.0 * row.corr
 
 
-def split_counts(data_root: Path) -> dict:
-    splits = json.loads((data_root / "splits.json").read_text())
-    return {k: len(v) for k, v in splits.items()}
+def select_on_val(run: Path, data_root: Path, max_epoch: int | None = None
+                  ) -> tuple[Path, dict]:
+    """The run's kept checkpoint with the best SELECTION_RULE on the validation split."""
+    candidates = sorted(run.glob("checkpoint_epoch*.pt"), key=epoch_of)
+    if max_epoch is not None:
+        candidates = [c for c in candidates if epoch_of(c) <= max_epoch]
+    if not candidates:
+        raise FileNotFoundError(f"{run} has no kept checkpoint_epochNNN.pt (train with "
+                                f"--keep-every N)")
+    cfg, _ = load_checkpoint(candidates[0])
+    floor = floor_rows(cfg, cfg.data_kind, str(data_root), "val")[0]
+    table = {}
+    for c in candidates:
+        row = evaluate_checkpoint(c, None, str(data_root), "val", "cpu", name=c.name)
+        table[c.name] = dict(psnr=round(row.psnr, 3), corr=round(row.corr, 4),
+                             score=round(selection_score(row, floor), 3))
+    best = max(candidates, key=lambda c: table[c.name]["score"])
+    return best, dict(floor_psnr=round(floor.psnr, 3), candidates=table, chosen=best.name)
 
 
-def picture_grid(chosen: dict, data_root: Path, out: Path) -> None:
+def source_of(data_root: Path) -> dict[str, dict]:
+    return {p["id"]: p for p in json.loads((data_root / "MANIFEST.json").read_text())["patches"]}
+
+
+def per_scene_markdown(rows: list[Row], manifest: dict[str, dict]) -> str:
+    """One line per held-out scene: PSNR / SSIM / corr of each row."""
+    head = "| scene | dataset, location | " + " | ".join(r.name for r in rows) + " |"
+    lines = [head, "| --- | --- |" + " ---: |" * len(rows)]
+    for i in rows[0].per_image:
+        cells = " | ".join(
+            f"{r.per_image[i]['psnr']:.2f} / {r.per_image[i]['ssim']:.3f} / "
+            f"{r.per_image[i]['corr']:.2f}" for r in rows
+        )
+        where = f"{manifest[i]['dataset']}, {manifest[i]['location']}"
+        lines.append(f"| {i[-24:]} | {where} | {cells} |")
+    return "\n".join(lines)
+
+
+def by_dataset_markdown(rows: list[Row], manifest: dict[str, dict]) -> str:
+    """Mean PSNR / corr of each row per held-out dataset."""
+    groups: dict[str, list[str]] = {}
+    for i in rows[0].per_image:
+        groups.setdefault(manifest[i]["dataset"], []).append(i)
+    lines = ["| dataset (scenes) | " + " | ".join(r.name for r in rows) + " |",
+             "| --- |" + " ---: |" * len(rows)]
+    for name, ids in sorted(groups.items()):
+        cells = " | ".join(
+            f"{np.mean([r.per_image[i]['psnr'] for i in ids]):.2f} dB / "
+            f"{np.mean([r.per_image[i]['corr'] for i in ids]):.2f}" for r in rows
+        )
+        lines.append(f"| {name} ({len(ids)}) | {cells} |")
+    return "\n".join(lines)
+
+
+def beats(row: Row, floor: Row) -> int:
+    """Scenes on which row's PSNR is above floor's."""
+    return sum(row.per_image[i]["psnr"] > floor.per_image[i]["psnr"] for i in row.per_image)
+
+
+def picture(chosen: dict[str, Path], data_root: Path, out: Path) -> None:
+    """SAR | each model | Sentinel-2, one row per held-out scene."""
     loaded = {name: load_checkpoint(path) for name, path in chosen.items()}
-    cfg = next(iter(loaded.values()))[0]
-    test = dataset_for(cfg, cfg.data_kind, str(data_root), "test")
-    cols = ["SAR (VV, dB)", *RUNS, "real optical (Sentinel-2)"]
-    fig, axes = plt.subplots(len(test), len(cols), figsize=(2.2 * len(cols), 2.3 * len(test)))
-    axes = np.atleast_2d(axes)
+    cfg_dual = loaded[DUAL][0]
+    test = dataset_for(cfg_dual, cfg_dual.data_kind, str(data_root), "test")
+    cols = ["Sentinel-1 VV (dB)", *loaded, "Sentinel-2 (L2A)"]
+    fig, axes = plt.subplots(len(test), len(cols), figsize=(1.9 * len(cols), 1.95 * len(test)))
+    manifest = source_of(data_root)
     for r in range(len(test)):
         sample = test[r]
         images = [sample["sar"][0].numpy()]
-        images += [
-            to_uint8_rgb(translate(g, sample["sar"]), c.optical_dn_range) / 255.0
-            for c, g in loaded.values()
-        ]
-        images.append(to_uint8_rgb(sample["optical"], cfg.optical_dn_range) / 255.0)
+        for cfg, gen in loaded.values():
+            sar = sample["sar"][: len(cfg.bands)]  # VV is band 0 of the dual sample too
+            images.append(to_uint8_rgb(translate(gen, sar), cfg.optical_dn_range) / 255.0)
+        images.append(to_uint8_rgb(sample["optical"], cfg_dual.optical_dn_range) / 255.0)
         for c, (ax, img) in enumerate(zip(axes[r], images, strict=True)):
-            ax.imshow(
-                img,
-                cmap="gray" if img.ndim == 2 else None,
-                vmin=-1 if c == 0 else None,
-                vmax=1 if c == 0 else None,
-            )
+            ax.imshow(img, cmap="gray" if img.ndim == 2 else None,
+                      vmin=-1 if c == 0 else None, vmax=1 if c == 0 else None)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(cols[c], fontsize=8)
-        axes[r, 0].set_ylabel(sample["id"][-18:], fontsize=6)
-    fig.suptitle("Held-out test split (countries never seen in training)", fontsize=9)
+                ax.set_title(cols[c].replace(" (", "\n("), fontsize=7)
+        row = manifest[sample["id"]]
+        axes[r, 0].set_ylabel(f"{row['dataset']}\n{row['location'][:22]}", fontsize=6)
+    fig.suptitle("Held-out scenes: locations never used for training or model selection",
+                 fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=100)
     plt.close(fig)
 
 
@@ -112,149 +170,187 @@ def steps_done(run: Path) -> int:
     return int(rows[-1]["step"]) if rows else 0
 
 
-def card(meta, table, report, cfg, counts, steps, held_out, selection, chosen) -> str:
-    picked = "; ".join(f"{name}: {path.name}" for name, path in chosen.items())
-    size_mb = report.size_bytes / 1e6
-    return f"""# Model card: {meta.name} {meta.version} (the embedded default model)
+def data_summary(data_root: Path) -> dict:
+    manifest = json.loads((data_root / "MANIFEST.json").read_text())
+    splits = json.loads((data_root / "splits.json").read_text())
+    rows = {p["id"]: p for p in manifest["patches"]}
+    out = {}
+    for split, ids in splits.items():
+        per = {}
+        for i in ids:
+            per[rows[i]["dataset"]] = per.get(rows[i]["dataset"], 0) + 1
+        out[split] = per
+    return dict(splits=out, level_mapping=manifest.get("level_mapping"),
+                test_locations=manifest["test_locations"],
+                val_locations=manifest["val_locations"], licences=manifest["licences"])
 
-File: `{report.path.name}` ({size_mb:.2f} MB, float32 ONNX, opset 18, dynamic batch/height/width).
-Built by `python scripts/default_model.py` from three runs of `python training/train.py`
-on CPU (this project's 2-core development machine; no GPU was lent to the session that trained it).
+
+def training_data_text(summary: dict) -> str:
+    train = summary["splits"]["train"]
+    parts = ", ".join(f"{n} {k}" for k, n in sorted(train.items()))
+    return (f"{sum(train.values())} real Sentinel-1/2 pairs ({parts}; built by "
+            f"training/build_data.py), every target Sentinel-2 L2A")
+
+
+def card(name, meta, report, cfg, run, summary, selection, table, per_dataset, per_scene,
+         beat, n_scenes, compare_note) -> str:
+    mapping = summary["level_mapping"]
+    mapping_text = (
+        "none (no L1C source)" if mapping is None else
+        f"dn_L2A = dn_L1C + ({', '.join(f'{o:+.0f}' for o in mapping['offsets'])}) for "
+        f"(Red, Green, Blue), fitted on {mapping['source']}; the full linear fit there "
+        f"(slope, intercept) {mapping['linear_fit']} was not used, because its haze-specific "
+        f"slopes push clear scenes' blue below zero"
+    )
+    return f"""# Model card: {meta.name} {meta.version} ({name})
+
+File: `{report.path.name}` ({report.size_bytes / 1e6:.2f} MB, float32 ONNX, dynamic
+batch/height/width). Built by `python scripts/default_model.py` from `python training/train.py`
+runs on this project's 2-core CPU machine (no GPU was lent to the session that trained it).
 
 ## What it does
 Sentinel-1 backscatter ({" + ".join(meta.input_bands)}, sigma0 in dB, clipped to
-{meta.input_db_range} and mapped to [-1, 1]) to a Sentinel-2-like true-colour image
-(Red, Green, Blue as reflectance x 10000 over {meta.output_dn_range}). Size multiple
-{meta.size_multiple}; receptive-field radius (halo) {meta.halo} px, so tiles stitch seam-free.
-The graph's convolutions pad with {meta.padding} (`export_onnx.py --padding {meta.padding}`): the
-trained network exactly wherever a pixel is at least {meta.halo} px from the input's border, which
-the engine's halo guarantees, and faster in onnxruntime than separate reflection pads
-(docs/PERFORMANCE.md).
+{meta.input_db_range} and mapped to [-1, 1]) to a **{s2_level_label(meta.s2_level)}**
+true-colour image (Red, Green, Blue = B04, B03, B02 as reflectance x 10000 over
+{meta.output_dn_range}). Size multiple {meta.size_multiple}; halo {meta.halo} px (tiles stitch
+seam-free); convolutions pad with {meta.padding}.
+
+## Data
+- Training: {training_data_text(summary)}. Per split and dataset: {summary["splits"]}.
+- Product level: every target is L2A. SEN12MS-CR's L1C targets are mapped to L2A by
+  {mapping_text}. SEN1-2's 8-bit PNGs are read but left out (their grey-value scaling is not
+  published; VV grey medians of 215/255 would be -4 dB under the usual [-25, 0] dB clip).
+- Held out (never trained on, never used to choose a checkpoint):
+  {", ".join(summary["test_locations"])}.
+- Validation (checkpoint choice only): {", ".join(summary["val_locations"])}.
+- Sampling: pairs repeated so that BigEarthNet and SEN12MS-CR weigh the same per epoch;
+  random {cfg.crop} px crops, flips and quarter turns.
 
 ## Training
-- Data: {meta.training_data}
-- Splits (by country, whole locations): {counts}. Test countries: {held_out}.
-- Budget, the same for the three models: {steps} optimisation steps (epochs {cfg.epochs},
-  linear decay to 0 from epoch {cfg.decay_start_epoch}), batch {cfg.batch_size}, random
-  {cfg.crop} x {cfg.crop} crops of the 120 x 120 patches with random flips, width {cfg.width}
-  (the paper's width is not stated; 16 keeps a step under a second on this 2-core CPU, see
-  benchmarks/bench_training.py), Adam lr
-  {cfg.lr}, betas {tuple(cfg.betas)}, seed {cfg.seed}.
-- Losses (Eq. 8-9): GAN {cfg.gan_weight}, pixel {cfg.lambda_pix}, cycle {cfg.lambda_cyc}, PDE
-  {cfg.lambda_pde}, perceptual **{cfg.lambda_per}**: torchvision's VGG19 weights cannot be
-  downloaded on the training machine, so the perceptual term was switched off for all three.
-- Model selection: for each model, the epoch copy (every {cfg.keep_every} epochs) with the best
-  PSNR on the validation split (countries of neither train nor test). Chosen: {picked}.
-  Validation PSNR per copy: {selection}.
-- History, in full: a first set of runs (whole 120 px patches, 24 epochs, last checkpoint, no
-  selection) was scored on this test split and lost to the mean-colour floor (S2O-NPDE 17.77 dB,
-  Base 18.96, pix2pix 15.28, floor 18.83). That result led to the present protocol (random crops
-  for more varied samples, more steps, validation-based selection). The test split thus informed
-  one protocol change; no hyper-parameter was tuned on it.
+`{run}`: variant {cfg.variant}, width {cfg.width}, {steps_done(run)} optimisation steps
+(batch {cfg.batch_size}; {cfg.epochs} epochs planned, linear decay from epoch
+{cfg.decay_start_epoch}), Adam lr {cfg.lr}, betas {tuple(cfg.betas)}, seed {cfg.seed}.
+Losses (Eq. 8-9): GAN **{cfg.gan_weight}** (the paper: 1), pixel {cfg.lambda_pix}, cycle
+{cfg.lambda_cyc}, PDE {cfg.lambda_pde}, perceptual {cfg.lambda_per} (torchvision's VGG19
+weights cannot be downloaded here). The GAN weight was chosen on the validation split (see the
+README's training section). The paper's configuration stays one option away
+(`--gan-weight 1 --lambda-per 10`).
 
-## Held-out evaluation (test split)
-scikit-image PSNR and SSIM on 8-bit RGB (reflectance / 3000 clipped to [0, 1]), per image,
-averaged. Two floors any model must beat: the training set's mean colour, and VV as grey.
+Checkpoint choice on validation, rule: {SELECTION_RULE}. Validation floor PSNR
+{selection["floor_psnr"]} dB; per kept copy (PSNR, corr, score): {selection["candidates"]};
+chosen **{selection["chosen"]}**.
+
+## Held-out evaluation
+scikit-image PSNR and SSIM on 8-bit RGB (reflectance / 3000 clipped to [0, 1]) per scene,
+averaged; corr = mean per-channel Pearson correlation with Sentinel-2 (skill beyond the
+colour level; a constant image scores 0). Floors: the training set's mean colour, VV as grey,
+and each scene's own mean colour (the best any constant could do; it knows the answer).
 
 {table}
 
-![test split](../../docs/default_model_samples.png)
+This model beats the training-mean-colour floor in PSNR on **{beat} of {n_scenes}** held-out
+scenes. {compare_note}
 
-Loss curves of the S2O-NPDE run: `docs/default_model_losses.png`.
+Per held-out dataset (mean PSNR / corr):
 
-## Honest reading
-- 45 training pairs of 120 x 120 pixels and a CPU budget: the paper's figures come from 1,600
-  SEN1-2 pairs and 200 epochs on GPUs. This model learns broad land-cover colour and brightness
-  from backscatter (dark water, forest green), not field boundaries or roads.
-- The selected S2O-NPDE checkpoint is conservative: smooth, dark, low-saturation images. That is
-  why it beats the mean-colour floor in PSNR (pixel error) while its SSIM stays below the
-  floor's: a flat image has perfect local "structure" agreement wherever the reference is flat.
-  Base and pix2pix, with the same budget and the same selection rule, paint sharper but wrong
-  texture (speckle-like patterns, false colours) and fall below the floor in both metrics.
-- Selection and test each rest on 6 images: the noise is large. Base's best validation
-  checkpoint scored 21.7 dB on validation and 14.9 dB on test. Read the ranking of the three
-  models as indicative only; it does not reproduce the paper's Table 2 margins, and no claim
-  beyond "S2O-NPDE was the only one above the floor here" is made.
-- Retrain with more data for real work: `python training/train.py --data-root YOUR_DATA ...` and
-  export it with `python export/export_onnx.py`.
+{per_dataset}
+
+Per scene (PSNR / SSIM / corr):
+
+{per_scene}
+
+![held-out scenes](../../docs/heldout_samples.png)
 
 ## Licence and credit
-Training data: BigEarthNet ({LICENCE}). {BEN_CREDIT}.
-Export parity (onnxruntime vs the trained torch generator on inputs given the engine's halo, on the
-pixels the engine keeps; max abs difference): {
-        ", ".join(f"{k}: {v:.1e}" for k, v in report.parity.items())
-    }.
+Training data: {"; ".join(summary["licences"])}. {BEN_CREDIT}. Export parity (onnxruntime vs
+torch on the pixels the engine keeps, max abs difference):
+{", ".join(f"{k}: {v:.1e}" for k, v in report.parity.items())}.
 """
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, default=ROOT / "runs/default")
-    parser.add_argument("--data-root", type=Path, default=ROOT / "data/ben")
-    parser.add_argument(
-        "--real-input", type=Path, default=ROOT / "tests/data/bigearthnet/s1_mosaic.tif"
-    )
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs/r3")
+    parser.add_argument("--data-root", type=Path, default=ROOT / "data/s2o")
+    parser.add_argument("--compare-epochs", type=int, default=50)
+    parser.add_argument("--real-input", type=Path,
+                        default=ROOT / "tests/data/bigearthnet/s1_mosaic.tif")
+    parser.add_argument("--select-only", action="store_true",
+                        help="print the validation choice of each run and stop")
     args = parser.parse_args(argv)
+    runs, data_root = args.runs, args.data_root
 
-    # 0. model selection on the validation split
+    # 0. checkpoint choice on the validation split
     chosen, selection = {}, {}
-    for name, sub in RUNS.items():
-        chosen[name], val_rows = select_on_val(args.runs / sub, args.data_root)
-        selection[name] = {r.name: round(r.psnr, 3) for r in val_rows}
-        print(f"{name}: val PSNR per kept checkpoint {selection[name]} -> {chosen[name].name}")
+    plan = {**{n: (SHIPPED[n][0], None) for n in SHIPPED},
+            **{n: (sub, args.compare_epochs) for n, sub in COMPARE.items()}}
+    for name, (sub, max_epoch) in plan.items():
+        chosen[name], selection[name] = select_on_val(runs / sub, data_root, max_epoch)
+        print(f"{name}: {selection[name]}", flush=True)
+    if args.select_only:
+        return 0
 
     # 1. held-out scores
-    rows = [
-        evaluate_checkpoint(chosen[name], None, str(args.data_root), "test", "cpu", name=name)
-        for name in RUNS
-    ]
-    cfg, _ = load_checkpoint(chosen["S2O-NPDE (full)"])
-    rows += floor_rows(cfg, cfg.data_kind, str(args.data_root), "test")
-    table = markdown_table(rows, "test")
-    print(table)
+    rows = {n: evaluate_checkpoint(chosen[n], None, str(data_root), "test", "cpu", name=n)
+            for n in chosen}
+    cfg_dual = load_checkpoint(chosen[DUAL])[0]
+    floors = floor_rows(cfg_dual, cfg_dual.data_kind, str(data_root), "test")
+    ordered = [*rows.values(), *floors]
+    manifest = source_of(data_root)
+    table = markdown_table(ordered, "held-out test")
+    per_dataset = by_dataset_markdown(ordered, manifest)
+    per_scene = per_scene_markdown(ordered, manifest)
+    floor_mean = next(f for f in floors if f.name == FLOOR_MEAN)
+    print(table, per_dataset, sep="\n\n")
     DOCS.mkdir(exist_ok=True)
-    summary = {
-        r.name: {"psnr": round(r.psnr, 3), "ssim": round(r.ssim, 4), "n": r.n_images} for r in rows
-    }
-    (DOCS / "default_model_eval.json").write_text(json.dumps(summary, indent=1) + "\n")
-
-    # 2. export with the scores in the metadata
-    counts = split_counts(args.data_root)
-    held_out = held_out_locations(args.data_root)
-    full = rows[0]
-    report = export(
-        chosen["S2O-NPDE (full)"],
-        MODELS_DIR / DEFAULT_MODEL_PATH.name,
-        real=args.real_input,
-        name="s2o-npde-default",
-        version=__version__,
-        training_data=(
-            f"BigEarthNet Sentinel-1/2 pairs shipped in the PyPI wheels configilm 0.7.1 and "
-            f"bigearthnet-common 2.8.0 ({counts.get('train', '?')} training pairs, 120 x 120 px, "
-            "built by training/build_data.py)"
-        ),
-        licence=LICENCE,
-        metrics={
-            "split": f"test, held out by country ({held_out})",
-            "n_images": full.n_images,
-            "psnr": round(full.psnr, 3),
-            "ssim": round(full.ssim, 4),
-            "table": summary,
-        },
+    summary = data_summary(data_root)
+    (DOCS / "heldout_eval.json").write_text(json.dumps(dict(
+        selection=selection, chosen={k: str(v) for k, v in chosen.items()},
+        data=summary, rows={r.name: dict(psnr=r.psnr, ssim=r.ssim, corr=r.corr, n=r.n_images,
+                                         beats_mean_floor=beats(r, floor_mean),
+                                         per_image=r.per_image) for r in ordered},
+    ), indent=1) + "\n")
+    compare_rows = [rows[n] for n in COMPARE]
+    compare_note = (
+        f"Equal-budget comparison ({args.compare_epochs} epochs each, same data and losses, "
+        "each checkpoint chosen on validation): "
+        + "; ".join(f"{r.name} {r.psnr:.2f} dB / {r.ssim:.3f} / {r.corr:.2f}"
+                    for r in compare_rows) + "."
     )
-    print(report.text())
-    if not report.ok:
-        return 1
+
+    # 2. export both shipped models
+    reports = {}
+    for name, (_, path, model_name) in SHIPPED.items():
+        row = rows[name]
+        reports[name] = export(
+            chosen[name], MODELS_DIR / path.name, real=args.real_input, name=model_name,
+            version=__version__, s2_level="L2A", training_data=training_data_text(summary),
+            licence="; ".join(summary["licences"]),
+            metrics={"split": "held-out test (leave-location-out)", "n_images": row.n_images,
+                     "psnr": round(row.psnr, 3), "ssim": round(row.ssim, 4),
+                     "corr": round(row.corr, 4),
+                     "floors": {f.name: {"psnr": round(f.psnr, 3), "ssim": round(f.ssim, 4)}
+                                for f in floors}},
+        )
+        print(reports[name].text())
+        if not reports[name].ok:
+            return 1
 
     # 3. pictures
-    picture_grid(chosen, args.data_root, DOCS / "default_model_samples.png")
-    shutil.copy(args.runs / "full" / "losses.png", DOCS / "default_model_losses.png")
+    picture({n: chosen[n] for n in (DUAL, VV, "Base (ablation)", "pix2pix (baseline)")},
+            data_root, DOCS / "heldout_samples.png")
+    for sub, _, _ in SHIPPED.values():
+        shutil.copy(runs / sub / "losses.png", DOCS / f"losses_{sub}.png")
 
-    # 4. the card
-    steps = {sub: steps_done(args.runs / sub) for sub in RUNS.values()}
-    text = card(report.meta, table, report, cfg, counts, steps, held_out, selection, chosen)
-    (MODELS_DIR / "MODEL_CARD.md").write_text(text)
-    print(f"model: {report.path}\ncard: {MODELS_DIR / 'MODEL_CARD.md'}")
+    # 4. cards
+    for name, (sub, path, _) in SHIPPED.items():
+        cfg = load_checkpoint(chosen[name])[0]
+        text = card(name, reports[name].meta, reports[name], cfg, runs / sub, summary,
+                    selection[name], table, per_dataset, per_scene,
+                    beats(rows[name], floor_mean), rows[name].n_images, compare_note)
+        card_name = "MODEL_CARD.md" if path == DEFAULT_MODEL_PATH else "MODEL_CARD_VV.md"
+        (MODELS_DIR / card_name).write_text(text)
+    print(f"models and cards in {MODELS_DIR}; {DOCS / 'heldout_samples.png'}")
     return 0
 
 

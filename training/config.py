@@ -65,6 +65,7 @@ class TrainConfig:
     device: str = _opt("auto", "auto | cpu | cuda | cuda:N")
     amp: bool = _opt(False, "mixed precision (CUDA only)")
     max_steps: int = _opt(0, "stop after this many optimisation steps in all (0: no cap)")
+    max_minutes: float = _opt(0.0, "stop after this many minutes of this process (0: no cap)")
     log_every: int = _opt(10, "steps between rows of the loss CSV")
     save_every: int = _opt(500, "steps between checkpoints (also saved at every epoch end)")
     keep_every: int = _opt(0, "also keep a copy checkpoint_epochNNN.pt every N epochs (0: none)")

@@ -1,6 +1,7 @@
 """Train S2O-NPDE (or an ablation / baseline) on SAR-optical pairs.
 
     python training/train.py --data-root data/ben --width 16 --lambda-per 0
+    python training/train.py --config training/configs/s2o_dual.json   # a shipped model's recipe
     python training/train.py --resume runs/s2o/checkpoint.pt      # continue exactly
     python -m torch.distributed.run --nproc_per_node 2 training/train.py ...   # DDP (gloo on CPU)
 
@@ -92,6 +93,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="CHECKPOINT",
         help="continue from CHECKPOINT (without a value: OUT_DIR/checkpoint.pt); its config is "
         "used, with the options given on this command line overriding it",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="JSON",
+        help="start from this configuration (a config.json of a run, or training/configs/*.json); "
+        "options given on this command line override it",
     )
     add_config_arguments(parser)
     return parser.parse_args(argv)
@@ -230,6 +238,11 @@ def main(argv=None) -> None:
         path = out_dir / CHECKPOINT if args.resume == "auto" else Path(args.resume)
         checkpoint = read_checkpoint(path)
         base = TrainConfig.from_dict(checkpoint["config"])
+    elif args.config:
+        try:
+            base = TrainConfig.from_dict(json.loads(args.config.read_text()))
+        except (OSError, ValueError) as err:
+            sys.exit(f"train.py: error: --config {args.config}: {err}")
     try:
         cfg = config_from_namespace(args, base)
     except ValueError as err:
@@ -346,8 +359,11 @@ def main(argv=None) -> None:
     )
 
     # -- 7. the loop ---------------------------------------------------------------------------
+    started = time.monotonic()
+
     def reached_max() -> bool:
-        return bool(cfg.max_steps) and step >= cfg.max_steps
+        out_of_time = bool(cfg.max_minutes) and time.monotonic() - started > 60 * cfg.max_minutes
+        return (bool(cfg.max_steps) and step >= cfg.max_steps) or out_of_time
 
     start_step, saved_at, train_seconds = step, step, 0.0
     while epoch < cfg.epochs and not reached_max():
