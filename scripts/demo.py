@@ -4,8 +4,9 @@
 
 1. builds the plugin zip and installs it into a fresh temporary QGIS profile;
 2. runs the Processing algorithm s2o:translate with QGIS's command-line tool (qgis_process.bin)
-   on a real Sentinel-1 GeoTIFF (default: the BigEarthNet 33UUP mosaic in tests/data), with the
-   model embedded in the plugin (or --model);
+   on a real Sentinel-1 GeoTIFF (default: tests/data/heldout/punjab_s1.tif, an SSL4EO-S12 scene
+   in Punjab, India, that no embedded model trained on or was chosen on), with the embedded
+   model that fits its bands (or --model);
 3. writes the optical GeoTIFF and a side-by-side PNG (SAR | translation | Sentinel-2 reference)
    under out/demo/ and prints where they are.
 """
@@ -27,9 +28,9 @@ from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH  # noqa: E402
 from scripts.build_plugin import build_zip, install  # noqa: E402
 from scripts.qgis_env import qgis_env, qgis_process_cmd  # noqa: E402
 
-DATA = ROOT / "tests" / "data" / "bigearthnet"
-DEFAULT_INPUT = DATA / "s1_mosaic.tif"
-DEFAULT_REFERENCE = DATA / "s2_mosaic.tif"
+DATA = ROOT / "tests" / "data" / "heldout"
+DEFAULT_INPUT = DATA / "punjab_s1.tif"
+DEFAULT_REFERENCE = DATA / "punjab_s2.tif"
 DEFAULT_OUT = ROOT / "out" / "demo"
 
 
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
         print(f"s2o:translate failed (exit {done.returncode})", file=sys.stderr)
         return done.returncode
     for line in log:
-        if line.startswith(("Execution provider", "Input scale", "Despeckled")):
+        if line.startswith(("Execution provider", "Input scale", "Despeckled", "Model", "Product")):
             print(line)
     print(f"translated in {seconds:.1f} s (qgis_process start-up included)")
 
