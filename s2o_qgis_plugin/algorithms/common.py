@@ -25,7 +25,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 
 from .. import deps
 from ..engine import radiometry
-from ..engine.errors import Cancelled, S2OError
+from ..engine.errors import Cancelled, Interrupted, S2OError, interrupted, unexpected_failure
 
 GROUP = "SAR to optical"
 GROUP_ID = "sar_to_optical"
@@ -119,10 +119,13 @@ def _gdal_quiet():
 
 
 @contextlib.contextmanager
-def engine_errors():
-    """Turn missing dependencies and engine errors into QgsProcessingException (same text)."""
+def engine_errors(destination: str = "the destination"):
+    """Turn missing dependencies, engine errors, termination signals (qgis_process) and bugs
+    into QgsProcessingException with the engine's text, never a raw traceback."""
     try:
         yield
+    except QgsProcessingException:
+        raise
     except deps.MissingDependencyError as exc:
         raise QgsProcessingException(f"S2O cannot run: {exc}") from exc
     except Cancelled as exc:
@@ -131,6 +134,10 @@ def engine_errors():
         ) from exc
     except S2OError as exc:
         raise QgsProcessingException(str(exc)) from exc
+    except Interrupted as exc:
+        raise QgsProcessingException(interrupted(destination, exc.signum)) from exc
+    except Exception as exc:  # a bug: said as one, with what to report
+        raise QgsProcessingException(unexpected_failure(exc)) from exc
 
 
 def engine_callbacks(feedback) -> dict:

@@ -134,7 +134,7 @@ class DespeckleAlgorithm(S2OAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         src = gdal_file_source(self.parameterAsRasterLayer(parameters, INPUT, context))
         dst = output_path(self.parameterAsOutputLayer(parameters, OUTPUT, context))
-        with engine_errors():
+        with engine_errors(dst):
             deps.require("rasterio")
             from ..engine.despeckle import despeckle_raster
 

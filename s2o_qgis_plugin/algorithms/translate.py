@@ -175,7 +175,7 @@ class TranslateAlgorithm(S2OAlgorithm):
         model = self.parameterAsFile(parameters, MODEL, context) or None
         tile_size = self.parameterAsInt(parameters, TILE_SIZE, context)
         dst = output_path(self.parameterAsOutputLayer(parameters, OUTPUT, context))
-        with engine_errors():
+        with engine_errors(dst):
             deps.require("onnxruntime", "rasterio")
             from ..engine.translate import translate_raster
 

@@ -11,26 +11,46 @@ which kind (see EXIT_CODES).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .._version import __version__
-from .errors import Cancelled, InputError, ModelError, OutputError, S2OError
+from .errors import (
+    Cancelled,
+    InputError,
+    Interrupted,
+    ModelError,
+    OutputError,
+    S2OError,
+    interrupted,
+    unexpected_failure,
+)
 from .model import DEVICES
 from .radiometry import INPUT_SCALES
+from .signals import termination_raises
 
 PROG = "s2o-translate"
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
+EXIT_SIGNAL_BASE = 128  # interrupted by signal N: 128 + N (shells' convention; SIGINT: 130)
 EXIT_CODES = {InputError: EXIT_INPUT, ModelError: EXIT_MODEL, OutputError: EXIT_OUTPUT,
               Cancelled: EXIT_CANCELLED}
 
 EPILOG = f"""\
 exit status:
   {EXIT_OK}    the output was written
-  {EXIT_INPUT}    bad input raster or arguments (missing, unreadable, bands, input scale, tile)
+  {EXIT_INPUT}    bad input raster or arguments (missing, unreadable or damaged, complex SLC,
+       bands, input scale, tile size or a tile too large for the memory available)
   {EXIT_MODEL}    the model cannot be used (missing, not ONNX, not an s2o model, CUDA unusable)
-  {EXIT_OUTPUT}    the output cannot be written (folder missing or read-only, same as input)
+  {EXIT_OUTPUT}    the output cannot be written (folder missing or read-only, a file the
+       input reads, disk full, written file unreadable)
   {EXIT_CANCELLED}  interrupted (Ctrl-C); nothing was left at OUTPUT
+  129, 143  hung up (SIGHUP) or terminated (SIGTERM): as Ctrl-C
   {EXIT_FAILURE}    unexpected failure (a bug: please report it with the message)
+
+OUTPUT is written to a temporary file beside it, checked (read back whole) and renamed over it
+only when complete: after an error or an interruption it holds its earlier file, or nothing. A
+full disk is named as the cause. Temporary files of runs killed outright (SIGKILL) are removed
+by the next run in that folder.
 
 stdout on success: "provider: <name>", "model: <path>", "product: <Sentinel-2 product>"
 and "output: <path>"; errors on stderr as "{PROG}: error: <message>".
@@ -106,26 +126,31 @@ def main(argv=None) -> int:
     def log(message: str) -> None:
         print(f"{PROG}: {message}", file=sys.stderr)
 
+    error, code = None, EXIT_OK
     try:
-        result = translate_raster(
-            args.input, args.output, args.model, bands=args.bands,
-            input_scale=args.input_scale, tile_size=args.tile, batch_size=args.batch,
-            device=args.device, threads=args.threads,
-            progress=None if args.quiet else progress, log=None if args.quiet else log,
-        )
-    except KeyboardInterrupt:
-        _error(f"interrupted: nothing was written to {args.output}")
-        return EXIT_CANCELLED
+        with termination_raises():  # SIGTERM, SIGHUP: like Ctrl-C, the temporary file goes
+            result = translate_raster(
+                args.input, args.output, args.model, bands=args.bands,
+                input_scale=args.input_scale, tile_size=args.tile, batch_size=args.batch,
+                device=args.device, threads=args.threads,
+                progress=None if args.quiet else progress, log=None if args.quiet else log,
+            )
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        error = interrupted(args.output, None if signum == signal.SIGINT else signum)
+        code = EXIT_SIGNAL_BASE + signum
     except S2OError as exc:
-        _error(str(exc))
-        return next((code for cls, code in EXIT_CODES.items() if isinstance(exc, cls)),
+        error = str(exc)
+        code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)),
                     EXIT_FAILURE)
     except Exception as exc:  # a bug: say so, with the type, and give a distinct status
-        _error(f"unexpected failure ({type(exc).__name__}: {exc}); please report it")
-        return EXIT_FAILURE
+        error, code = unexpected_failure(exc), EXIT_FAILURE
     finally:
         if bar is not None:
             bar.close()
+    if error is not None:  # after the bar, so that it is the last line
+        _error(error)
+        return code
     if not args.quiet:
         print(f"provider: {result.provider}")
         print(f"model: {result.model_path}")

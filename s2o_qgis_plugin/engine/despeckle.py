@@ -30,6 +30,7 @@ too) give exactly the whole-image result (tests/engine prove bitwise equality).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ import numpy as np
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from . import raster_io
+from . import errors, raster_io
 from .errors import Cancelled, InputError, OutputError, whole_number
 from .radiometry import ValueStats, check_scale_name, decide_input_scale, from_db, to_db
 from .tiling import clipped_grid, validate_tile_size
@@ -141,9 +142,8 @@ def despeckle_raster(
     started = time.perf_counter()
     iterations, kappa, dt = check_parameters(iterations, kappa, dt)
     scale = check_scale_name(scale)
-    src_path = Path(src)
-    with raster_io.open_raster(src_path) as ds:
-        dst_path = raster_io.check_destination(dst, src_path)
+    with raster_io.open_raster(os.fspath(src)) as ds:
+        dst_path = raster_io.check_destination(dst, raster_io.input_files(ds))
         if isinstance(band, bool) or not isinstance(band, (int, np.integer)) \
                 or not 1 <= band <= ds.count:
             raise InputError(f"band {band!r} does not exist: the raster has bands 1..{ds.count}")
@@ -156,7 +156,8 @@ def despeckle_raster(
         nodata = ds.nodatavals[band - 1]
         out_nodata = float("nan") if nodata is None else float(nodata)
         grid = clipped_grid(ds.height, ds.width, tile, iterations)
-        with raster_io.atomic_output(dst_path) as tmp:
+        shape = raster_io.RasterShape(ds.width, ds.height, 1, "float32")
+        with raster_io.atomic_output(dst_path, shape, log=log) as tmp:
             with raster_io.create(tmp, raster_io.float_profile(ds, out_nodata)) as out:
                 name = ds.descriptions[band - 1] or f"band {band}"
                 out.set_band_description(1, f"{name} despeckled (Perona-Malik, {iterations} "
@@ -164,7 +165,7 @@ def despeckle_raster(
                 raster_io.copy_gcps(ds, out)
                 for i, t in enumerate(grid):
                     if is_cancelled is not None and is_cancelled():
-                        raise Cancelled(f"cancelled: nothing was written to {dst}")
+                        raise Cancelled(errors.cancelled(dst))
                     data, valid = raster_io.read_window(ds, [band], t.read_row, t.read_col,
                                                         t.read_height, t.read_width)
                     db = perona_malik(to_db(data[0], decision.scale), iterations, kappa, dt,

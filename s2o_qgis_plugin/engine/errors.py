@@ -1,6 +1,7 @@
 """Errors the engine raises. Each message names the problem and what to do about it; the QGIS
 algorithms and the CLI show it to the user as it is."""
 
+import signal
 from numbers import Integral
 
 
@@ -33,3 +34,119 @@ def whole_number(value, name: str, low: int = 1, high: int | None = None) -> int
                    else "a positive whole number" if low == 1 else f"a whole number >= {low}")
         raise InputError(f"{name} must be {allowed}, got {value!r}")
     return int(value)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A termination signal (SIGINT, SIGTERM, SIGHUP) stopped the run; like KeyboardInterrupt
+    (Ctrl-C), a BaseException, so no ``except Exception`` on the way swallows it. The temporary
+    output is removed on the way out (raster_io.atomic_output)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal_name(signum))
+        self.signum = int(signum)
+
+
+# -- wording shared by the CLI and the QGIS algorithms -------------------------------------------
+# Each user-facing message about the failures below is made here, once; the engine raises it,
+# the CLI prints it after "s2o-translate: error: ", QGIS shows it in a QgsProcessingException.
+MB = 2**20
+
+
+def signal_name(signum: int) -> str:
+    """The name of signal ``signum`` (SIGTERM for 15), or "signal N" where it has none."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def megabytes(n_bytes: float) -> str:
+    return f"{n_bytes / MB:,.1f} MB" if n_bytes < 10 * MB else f"{n_bytes / MB:,.0f} MB"
+
+
+def unexpected_failure(exc: BaseException) -> str:
+    return f"unexpected failure ({type(exc).__name__}: {exc}); please report it with this message"
+
+
+def interrupted(dst, signum: int | None = None) -> str:
+    how = "" if signum is None else f" by {signal_name(signum)}"
+    return f"interrupted{how}: nothing was written to {dst}"
+
+
+def cancelled(dst) -> str:
+    return f"cancelled: nothing was written to {dst}"
+
+
+def kept_or_nothing(dst, existed: bool) -> str:
+    """What the destination holds after a failed write: its earlier file, or nothing."""
+    return f"the earlier {dst} is unchanged" if existed else f"nothing was written to {dst}"
+
+
+def no_space(folder, mount, needed: int, free: int, dst, existed: bool) -> str:
+    on = f"{folder}" if str(mount) == str(folder) else f"{folder} (file system {mount})"
+    return (f"no space left on {on}: the output needs up to {megabytes(needed)} (uncompressed; "
+            f"usually less once compressed) and {megabytes(free)} were free when it started; "
+            f"free some space or write to another folder ({kept_or_nothing(dst, existed)})")
+
+
+def output_unreadable(dst, detail: str, existed: bool) -> str:
+    return (f"the finished output failed its read-back check ({detail}): the storage did not "
+            f"keep what was written (full, failing or disconnected?); "
+            f"{kept_or_nothing(dst, existed)}")
+
+
+def write_failed(dst, detail: str, existed: bool) -> str:
+    return f"writing the output failed ({detail}); {kept_or_nothing(dst, existed)}"
+
+
+def output_is_input(dst, the_input=None) -> str:
+    """``the_input``: the input raster when ``dst`` is a file behind it (a VRT's source, an
+    archive, a link); None when ``dst`` is the input raster itself."""
+    if the_input is None:
+        return f"the output is the input raster itself ({dst}): choose another file"
+    return (f"the output {dst} is a file that the input {the_input} reads (a VRT's source, or "
+            "a link or archive behind it): writing it would destroy the input; choose another "
+            "file")
+
+
+def name_too_long(dst, n_bytes: int, limit: int) -> str:
+    return (f"the output file name is {n_bytes} bytes long and this file system allows {limit}: "
+            f"choose a shorter name than {dst.name[:40]}...")
+
+
+def complex_input(path, band: int, dtype: str) -> str:
+    return (f"band {band} of {path} holds complex values ({dtype}), as a Sentinel-1 SLC product "
+            "does; the models take detected, calibrated backscatter (GRD sigma0): make one from "
+            "the SLC first (e.g. SNAP: Calibration to sigma0, TOPS Deburst, Multilooking, Terrain "
+            "Correction) or use the GRD product of the same acquisition")
+
+
+def damaged_input(path, detail: str) -> str:
+    return (f"cannot read the input {path}: {detail.rstrip('. ')}. The file is damaged or "
+            "incomplete (an interrupted download or copy?); check it with `gdalinfo -checksum`, "
+            "or get it again")
+
+
+def tile_too_large(tile: int, smaller: int | None, batch: int) -> str:
+    if smaller is None:
+        return (f"tile {tile} is too large for the memory available, and no smaller tile works "
+                "with this model: close other programs, or set device to cpu (a computer has "
+                "more memory than its GPU)")
+    also = " and batch 1" if batch > 1 else ""
+    return (f"tile {tile} too large for the memory available: try {smaller}{also} "
+            "(tile size option)")
+
+
+# -- warnings (logged, the run goes on) ------------------------------------------------------------
+def constant_input(value: float) -> str:
+    if value == 0:
+        return ("warning: every value sampled across the input is 0: an empty raster, or 0 marks "
+                "missing data without being declared as nodata (declare it, e.g. "
+                "`gdal_edit.py -a_nodata 0 FILE`); the output will be one flat colour")
+    return (f"warning: every value sampled across the input is {value:g}: a constant raster "
+            "gives one flat colour")
+
+
+def little_space(folder, needed: int, free: int) -> str:
+    return (f"warning: only {megabytes(free)} free in {folder}; the output may need up to "
+            f"{megabytes(needed)} (uncompressed; usually less once compressed)")

@@ -12,6 +12,7 @@ onnxruntime is imported on first use, so importing the engine stays cheap (QGIS 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,10 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 OUTPUT_CHANNELS = 3
 ORT_LOG_WARNING, ORT_LOG_ERROR, ORT_LOG_FATAL = 2, 3, 4
+
+# how onnxruntime says that an allocation failed (CPU arena, std::bad_alloc, CUDA, cuDNN, cuBLAS)
+_ALLOCATION_FAILED = re.compile(
+    r"failed to allocate|bad_alloc|out of memory|ALLOC_FAILED|MemoryError", re.IGNORECASE)
 
 _cuda_works: bool | None = None  # outcome of the first session that asked for CUDA
 
@@ -191,7 +196,8 @@ class S2OModel:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Network input (N, C, H, W) float32 in [-1, 1] -> network output (N, 3, H, W) float32.
-        H and W must be multiples of ``meta.size_multiple`` (the tiler guarantees it)."""
+        H and W must be multiples of ``meta.size_multiple`` (the tiler guarantees it). A batch
+        too large for the memory available raises MemoryError (the caller knows the tile)."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         n_in, m = self.meta.n_input_bands, self.meta.size_multiple
         if batch.ndim != 4 or batch.shape[1] != n_in:
@@ -205,6 +211,9 @@ class S2OModel:
         try:
             (y,) = self.session.run([self.output_name], {self.input_name: batch})
         except Exception as exc:
+            if _ALLOCATION_FAILED.search(str(exc)):  # the batch is too large, not the model bad
+                first = str(exc).strip().splitlines()[0]
+                raise MemoryError(f"{self.path}: onnxruntime ran out of memory: {first}") from exc
             raise ModelError(f"{self.path}: inference failed: {exc}") from exc
         expected = (batch.shape[0], OUTPUT_CHANNELS) + batch.shape[2:]
         if y.shape != expected:

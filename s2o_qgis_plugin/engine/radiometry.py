@@ -33,7 +33,12 @@ the values, from windows sampled across the raster (:class:`ValueStats`):
 A declared scale (explicit, or from the band descriptions) that the values contradict is
 refused (InputError naming the values and the scale to set): dB with (almost) no negative value
 and a median below 1.5, or percentiles outside [-100, 60]; linear or amplitude with more than
-1 % negative values, or a 99th percentile above 50 (uncalibrated digital numbers).
+1 % negative values, or a 99th percentile above 50 (uncalibrated digital numbers); linear
+read as amplitude and the converse, when two signs agree: the speckle contrast (above) and the
+level, the median of the values (below 0.12 for linear sigma0 of Sentinel-1 scenes, 0.03-0.07
+on BigEarthNet's VV+VH, and above it for their amplitude, 0.18-0.26). Each sign alone is not
+enough: speckle filtering lowers a linear raster's contrast to amplitude's, and bright (urban)
+scenes raise its level; both together are what a wrong declaration looks like.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ POWER_P99_MAX = 50.0  # linear/amplitude above this: uncalibrated DN
 CV_BLOCK = 5
 CV_MIN_BLOCKS = 8
 CV_LINEAR_MIN = 0.29
+AMPLITUDE_LEVEL = 0.12  # median of declared linear/amplitude values: below linear, above amplitude
 
 
 def db_to_network(db: np.ndarray, db_range) -> np.ndarray:
@@ -264,6 +270,27 @@ def check_declared_scale(scale: str, stats: ValueStats, source: str) -> None:
             f"{stats.p99:.4g}: calibrated sigma0 stays below a few units; calibrate the product "
             "(e.g. SNAP Calibration to sigma0) or set input scale"
         )
+    other = _other_power_scale(scale, stats)
+    if other is not None:
+        raise InputError(
+            f"the input is declared {scale} ({source}) but its values look like {other}: "
+            f"speckle contrast {stats.local_cv:.2f} (linear sigma0 has about 0.4, amplitude "
+            f"about 0.2) and a median of {stats.median:.3g} (linear sigma0 is mostly below "
+            f"{AMPLITUDE_LEVEL:g}, amplitude above); set input scale to {other}"
+        )
+
+
+def _other_power_scale(scale: str, s: ValueStats) -> str | None:
+    """The scale that values declared ``scale`` (linear or amplitude) really look like, by two
+    signs that must agree, speckle contrast and level (module docstring); else None."""
+    if s.local_cv is None:
+        return None
+    looks_linear = s.local_cv >= CV_LINEAR_MIN
+    if scale == "linear" and not looks_linear and s.median >= AMPLITUDE_LEVEL:
+        return "amplitude"
+    if scale == "amplitude" and looks_linear and s.median < AMPLITUDE_LEVEL:
+        return "linear"
+    return None
 
 
 def decide_input_scale(stats: ValueStats, requested: str = "auto",

@@ -23,6 +23,7 @@ tags (TAG_* below) name the model and the Sentinel-2 product it imitates (metada
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +34,8 @@ import numpy as np
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from . import raster_io
-from .errors import Cancelled, ModelError, OutputError, whole_number
+from . import errors, raster_io
+from .errors import Cancelled, InputError, ModelError, OutputError, whole_number
 from .memory import TRIM_EVERY_S, release_freed_memory
 from .metadata import layout_name
 from .model import S2OModel, embedded_model_path
@@ -49,7 +50,7 @@ from .radiometry import (
     polarisation_notes,
     sar_to_network,
 )
-from .tiling import Tile, read_halo, tile_grid, validate_tile_size
+from .tiling import Tile, min_tile_size, read_halo, tile_grid, validate_tile_size
 
 # dataset tags (GDAL metadata) of a translated GeoTIFF
 TAG_MODEL = "S2O_MODEL"  # model name and version
@@ -120,13 +121,12 @@ def translate_raster(
 
     def check_cancel() -> None:
         if is_cancelled is not None and is_cancelled():
-            raise Cancelled(f"cancelled: nothing was written to {dst}")
+            raise Cancelled(errors.cancelled(dst))
 
     input_scale = check_scale_name(input_scale)
     batch_size = whole_number(batch_size, "batch size")
-    src_path = Path(src)
-    with raster_io.open_raster(src_path) as ds:
-        dst_path = raster_io.check_destination(dst, src_path)
+    with raster_io.open_raster(os.fspath(src)) as ds:
+        dst_path = raster_io.check_destination(dst, raster_io.input_files(ds))
         choice = ""
         if model is None:
             s2o, choice = _embedded_model(ds, bands, device, threads)
@@ -145,10 +145,15 @@ def translate_raster(
                                                         strict=True)))
         for note in polarisation_notes(ds.descriptions, chosen, meta.input_bands):
             say(f"note: {note}")
+        raster_io.check_real_bands(ds, chosen)
+        for note in raster_io.scale_offset_notes(ds, chosen):
+            say(note)
         stats = ValueStats.from_blocks(raster_io.sample_blocks(ds, chosen))
         decision = decide_input_scale(stats, input_scale,
                                       [ds.descriptions[b - 1] for b in chosen])
         say(f"input scale: {decision.scale} ({decision.reason})")
+        if stats.n and stats.minimum == stats.maximum:
+            say(errors.constant_input(stats.minimum))
         grid = tile_grid(ds.height, ds.width, tile, meta.size_multiple, meta.halo)
         if ds.crs is None and not ds.gcps[0]:
             say("the input has no georeference: neither will the output")
@@ -156,12 +161,18 @@ def translate_raster(
             f"(+{read_halo(meta.halo, meta.size_multiple)} px halo), batch {batch_size}")
         check_cancel()
         job = _Job(ds, s2o, chosen, decision.scale)
-        with raster_io.atomic_output(dst_path) as tmp:
+        shape = raster_io.RasterShape(ds.width, ds.height, 3, "uint16")
+        with raster_io.atomic_output(dst_path, shape, log=say) as tmp:
             with raster_io.create(tmp, raster_io.rgb_profile(ds)) as out:
                 raster_io.label_rgb(out)
                 out.update_tags(**output_tags(s2o))
                 raster_io.copy_gcps(ds, out)
-                skipped = job.run(out, grid, batch_size, progress, check_cancel)
+                try:
+                    skipped = job.run(out, grid, batch_size, progress, check_cancel)
+                except MemoryError as exc:
+                    raise InputError(errors.tile_too_large(
+                        tile, _smaller_tile(tile, meta.size_multiple, meta.halo), batch_size,
+                    )) from exc
         result = TranslateResult(
             dst=dst_path, provider=s2o.provider, input_scale=decision.scale,
             scale_reason=decision.reason, bands=chosen, width=ds.width, height=ds.height,
@@ -172,6 +183,13 @@ def translate_raster(
     result.seconds = time.perf_counter() - started
     say(f"wrote {dst_path} in {result.seconds:.1f} s")
     return result
+
+
+def _smaller_tile(tile: int, size_multiple: int, halo: int) -> int | None:
+    """About half of ``tile`` that the model takes, or None when ``tile`` is the smallest."""
+    low = min_tile_size(size_multiple, halo)
+    half = max(tile // 2 // size_multiple * size_multiple, low)
+    return half if half < tile else None
 
 
 def _embedded_model(ds, bands, device, threads) -> tuple[S2OModel, str]:

@@ -172,7 +172,8 @@ def test_declared_amplitude_but_uncalibrated_numbers():
 def test_declared_scales_that_fit_are_kept():
     lin = db_as(sar_db(40, 40, 2), "linear")
     assert decide_input_scale(stats_of(lin), "Linear").scale == "linear"
-    assert decide_input_scale(stats_of(lin), "amplitude").reason == "set by the input scale option"
+    amp = db_as(sar_db(40, 40, 2), "amplitude")
+    assert decide_input_scale(stats_of(amp), "amplitude").reason == "set by the input scale option"
     with pytest.raises(InputError, match="input scale must be one of auto, linear, db, amplitude"):
         decide_input_scale(stats_of(lin), "power")
 
