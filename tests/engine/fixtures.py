@@ -9,7 +9,9 @@ test_engine_tiling.py), so the seam tests run against a correctly declared halo.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -185,3 +187,27 @@ def write_sar(path, height: int, width: int, *, n_bands: int = 2, scale: str = "
     """A Sentinel-1-like GeoTIFF (see :func:`sar_db`) in the given scale."""
     data = db_as(sar_db(height, width, n_bands, seed), scale)
     return write_raster(path, data, descriptions=descriptions, **kwargs)
+
+
+# -- a real file system that fills up ------------------------------------------------------------
+@contextlib.contextmanager
+def small_tmpfs(folder, size: str = "1m"):
+    """Mount a tmpfs of ``size`` on ``folder`` (created) for the block: ENOSPC for real. Skips
+    the test, with the reason, where mounting is not permitted (not root, no mount command, a
+    container without CAP_SYS_ADMIN)."""
+    import pytest
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"cannot mount a tmpfs for the full-disk test: {exc}")
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs for the full-disk test (needs root or CAP_SYS_ADMIN): "
+                    + (r.stderr.strip() or f"mount exited {r.returncode}"))
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
