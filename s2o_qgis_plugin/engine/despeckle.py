@@ -42,6 +42,7 @@ from rasterio.windows import Window
 
 from . import errors, raster_io
 from .errors import Cancelled, InputError, OutputError, whole_number
+from .input_kind import refuse_optical
 from .radiometry import ValueStats, check_scale_name, decide_input_scale, from_db, to_db
 from .tiling import clipped_grid, validate_tile_size
 
@@ -144,6 +145,7 @@ def despeckle_raster(
     scale = check_scale_name(scale)
     with raster_io.open_raster(os.fspath(src)) as ds:
         dst_path = raster_io.check_destination(dst, raster_io.input_files(ds))
+        refuse_optical(ds)
         if isinstance(band, bool) or not isinstance(band, (int, np.integer)) \
                 or not 1 <= band <= ds.count:
             raise InputError(f"band {band!r} does not exist: the raster has bands 1..{ds.count}")

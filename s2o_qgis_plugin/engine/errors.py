@@ -1,7 +1,12 @@
-"""Errors the engine raises. Each message names the problem and what to do about it; the QGIS
+"""Errors the engine raises, and the words they are written in. Each message names the problem and
+what to do about it, in the words of the front end that runs the engine (Words, below); the QGIS
 algorithms and the CLI show it to the user as it is."""
 
 import signal
+from collections.abc import Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from numbers import Integral
 
 
@@ -34,6 +39,87 @@ def whole_number(value, name: str, low: int = 1, high: int | None = None) -> int
                    else "a positive whole number" if low == 1 else f"a whole number >= {low}")
         raise InputError(f"{name} must be {allowed}, got {value!r}")
     return int(value)
+
+
+# -- the words of each front end -----------------------------------------------------------------
+# The engine's messages point at what the user can change (the input scale, the bands, the model,
+# ...). Each front end names those its own way: s2o-translate and Python callers as options
+# ("set input scale to db", "bands option, e.g. 1,2"), the QGIS Processing dialog by the labels
+# and choice texts it shows ("set Input scale to Decibels (dB)", "VV band 1 and VH band 2").
+# This is the one home of both vocabularies: the dialog's parameter labels are taken from DIALOG,
+# and a front end runs the engine inside ``speaking(DIALOG)`` so that every message raised or
+# logged there is written in its words (CLI is the default).
+
+
+@dataclass(frozen=True)
+class Words:
+    """How one front end names the settings the engine's messages point at."""
+
+    labels: Mapping[str, str]  # setting -> its name ("input_scale" -> "Input scale")
+    choices: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # engine value -> text
+    option_suffix: str = ""  # after a name that stands alone: "input scale" + " option"
+    band_pairs: bool = False  # a band example as "VV band 1 and VH band 2", else "bands ... 1,2"
+    the_input: str = "the input"  # how a message names the input raster
+
+    def label(self, setting: str) -> str:
+        return self.labels[setting]
+
+    def option(self, setting: str) -> str:
+        """The setting's name standing alone, e.g. in parentheses: "(model option)"."""
+        return self.labels[setting] + self.option_suffix
+
+    def choice(self, setting: str, value) -> str:
+        """What the user picks for an engine ``value`` of ``setting`` ("db" -> "Decibels (dB)")."""
+        return self.choices.get(setting, {}).get(str(value), str(value))
+
+    def set_to(self, setting: str, *values) -> str:
+        """"set input scale to linear or db"; without values, "set input scale"."""
+        if not values:
+            return f"set {self.labels[setting]}"
+        texts = [self.choice(setting, v) for v in values]
+        listed = texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} or {texts[-1]}"
+        return f"set {self.labels[setting]} to {listed}"
+
+    def bands_example(self, bands, needed) -> str:
+        """How to choose ``bands`` (1-based) for the model bands ``needed`` (e.g. VV, VH)."""
+        if self.band_pairs:
+            return " and ".join(f"{self.labels[f'{name.lower()}_band']} {band}"
+                                for name, band in zip(needed, bands, strict=True))
+        return f"{self.option('bands')}, e.g. {','.join(map(str, bands))}"
+
+
+CLI = Words(
+    labels={"input_scale": "input scale", "bands": "bands", "vv_band": "VV band",
+            "vh_band": "VH band", "model": "model", "device": "device", "tile_size": "tile size"},
+    option_suffix=" option",
+)
+DIALOG = Words(
+    labels={"input_scale": "Input scale", "bands": "VV band and VH band", "vv_band": "VV band",
+            "vh_band": "VH band", "model": "Model", "device": "Device", "tile_size": "Tile size"},
+    choices={
+        "input_scale": {"auto": "Auto", "linear": "Linear (power)", "db": "Decibels (dB)",
+                        "amplitude": "Amplitude"},
+        "device": {"auto": "Auto", "cuda": "CUDA GPU", "cpu": "CPU"},
+    },
+    band_pairs=True,
+    the_input="this layer",
+)
+_words: ContextVar[Words] = ContextVar("s2o_words", default=CLI)
+
+
+def words() -> Words:
+    """The vocabulary of the front end running the engine in this thread (CLI by default)."""
+    return _words.get()
+
+
+@contextmanager
+def speaking(vocabulary: Words):
+    """Write the engine's messages in ``vocabulary`` while the block runs (this thread)."""
+    token = _words.set(vocabulary)
+    try:
+        yield vocabulary
+    finally:
+        _words.reset(token)
 
 
 class Interrupted(KeyboardInterrupt):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ModelError, whole_number
+from .errors import InputError, ModelError, whole_number, words
 from .metadata import DUAL_POL, VV_ONLY, MetadataError, ModelMetadata, read_from_onnx_session
 
 # The models embedded in the plugin (one home for their paths): the default one takes VV+VH, the
@@ -43,7 +43,7 @@ def default_model_path() -> Path:
     if not DEFAULT_MODEL_PATH.is_file():
         raise ModelError(
             f"the default model is missing ({DEFAULT_MODEL_PATH}): reinstall the s2o plugin, "
-            "or choose a model file (model option)"
+            f"or choose a model file ({words().option('model')})"
         )
     return DEFAULT_MODEL_PATH
 
@@ -61,7 +61,8 @@ def embedded_model_path(input_bands=DUAL_POL, why: str = "") -> Path:
         reason = f" ({why})" if why else ""
         raise ModelError(
             f"the input is VV only{reason} and the embedded VV-only model is not installed "
-            f"({VV_MODEL_PATH}): choose a VV-only s2o model file (model option), or use a "
+            f"({VV_MODEL_PATH}): choose a VV-only s2o model file ({words().option('model')}), "
+            "or use a "
             "raster with VV and VH bands for the embedded VV+VH model"
         )
     return VV_MODEL_PATH
@@ -84,9 +85,10 @@ def _requested_providers(ort, device: str) -> list[str]:
     has_cuda = CUDA in ort.get_available_providers()
     if device == "cuda" and not has_cuda:
         raise ModelError(
-            "device 'cuda' was requested but this onnxruntime has no CUDA support "
+            f"{words().label('device')} '{words().choice('device', 'cuda')}' was requested but "
+            "this onnxruntime has no CUDA support "
             f"(providers: {', '.join(ort.get_available_providers())}); install onnxruntime-gpu, "
-            "or use device 'auto' or 'cpu'"
+            f"or {words().set_to('device', 'auto', 'cpu')}"
         )
     if device == "cpu" or not has_cuda or (device == "auto" and _cuda_works is False):
         return [CPU]
@@ -151,8 +153,9 @@ class S2OModel:
         session = _session(ort, path, providers, None if threads is None else int(threads))
         if device == "cuda" and CUDA not in session.get_providers():
             raise ModelError(
-                "device 'cuda' was requested but onnxruntime could not start CUDA here (no "
-                "NVIDIA GPU, or CUDA/cuDNN libraries missing): use device 'auto' or 'cpu'"
+                f"{words().label('device')} '{words().choice('device', 'cuda')}' was requested "
+                "but onnxruntime could not start CUDA here (no NVIDIA GPU, or CUDA/cuDNN "
+                f"libraries missing): {words().set_to('device', 'auto', 'cpu')}"
             )
         try:
             meta = read_from_onnx_session(session)

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, words
 from .metadata import DUAL_POL, VV_ONLY
 
 SCALES = ("linear", "db", "amplitude")
@@ -234,7 +234,7 @@ def scale_from_descriptions(descriptions: Sequence[str | None]) -> tuple[str | N
     if len(said) > 1:
         listing = ", ".join(f"'{d}' ({s})" for s, d in said.items())
         raise InputError(f"the band descriptions disagree on the input scale: {listing}; "
-                         "set input scale to linear, db or amplitude")
+                         f"{words().set_to('input_scale', *SCALES)}")
     if said:
         ((scale, d),) = said.items()
         return scale, d
@@ -250,25 +250,27 @@ def check_declared_scale(scale: str, stats: ValueStats, source: str) -> None:
             raise InputError(
                 f"the input is declared dB ({source}) but its values are >= 0 with a median of "
                 f"{stats.median:.3g} ({stats.describe()}): that looks like linear sigma0 or "
-                "amplitude; set input scale to linear, amplitude or auto"
+                f"amplitude; {words().set_to('input_scale', 'linear', 'amplitude', 'auto')}"
             )
         if stats.p1 < DB_PLAUSIBLE[0] or stats.p99 > DB_PLAUSIBLE[1]:
             raise InputError(
                 f"the input is declared dB ({source}) but its values ({stats.describe()}) are "
-                "not sigma0 in dB (about -50 .. 20): check the bands, or set input scale"
+                f"not sigma0 in dB (about -50 .. 20): check the bands, or "
+                f"{words().set_to('input_scale')}"
             )
         return
     if stats.negative_fraction > NEGATIVE_FRACTION:
         raise InputError(
             f"the input is declared {scale} ({source}) but {100 * stats.negative_fraction:.1f}% "
             f"of its values are negative (minimum {stats.minimum:.3g}, {stats.describe()}); "
-            f"{scale} sigma0 is never negative: if these are dB, set input scale to db"
+            f"{scale} sigma0 is never negative: if these are dB, "
+            f"{words().set_to('input_scale', 'db')}"
         )
     if stats.p99 > POWER_P99_MAX:
         raise InputError(
             f"the input is declared {scale} ({source}) but its 99th percentile is "
             f"{stats.p99:.4g}: calibrated sigma0 stays below a few units; calibrate the product "
-            "(e.g. SNAP Calibration to sigma0) or set input scale"
+            f"(e.g. SNAP Calibration to sigma0) or {words().set_to('input_scale')}"
         )
     other = _other_power_scale(scale, stats)
     if other is not None:
@@ -276,7 +278,7 @@ def check_declared_scale(scale: str, stats: ValueStats, source: str) -> None:
             f"the input is declared {scale} ({source}) but its values look like {other}: "
             f"speckle contrast {stats.local_cv:.2f} (linear sigma0 has about 0.4, amplitude "
             f"about 0.2) and a median of {stats.median:.3g} (linear sigma0 is mostly below "
-            f"{AMPLITUDE_LEVEL:g}, amplitude above); set input scale to {other}"
+            f"{AMPLITUDE_LEVEL:g}, amplitude above); {words().set_to('input_scale', other)}"
         )
 
 
@@ -298,8 +300,9 @@ def decide_input_scale(stats: ValueStats, requested: str = "auto",
     """The scale to use for the bands summarised by ``stats`` (module docstring rules)."""
     requested = check_scale_name(requested)
     if requested != "auto":
-        check_declared_scale(requested, stats, "input scale option")
-        return ScaleDecision(requested, "set by the input scale option")
+        option = words().option("input_scale")
+        check_declared_scale(requested, stats, option)
+        return ScaleDecision(requested, f"{option}, as chosen")
     scale, description = scale_from_descriptions(descriptions)
     if scale is not None:
         source = f"band description '{description}'"
@@ -318,7 +321,7 @@ def _scale_from_values(s: ValueStats) -> ScaleDecision:
                                        f"[{DB_RANGE[0]:g}, {DB_RANGE[1]:g}] ({values})")
         raise InputError(
             f"cannot tell the input scale: values have negatives but are not sigma0 in dB "
-            f"({values}); check the bands or set input scale to linear, db or amplitude"
+            f"({values}); check the bands or {words().set_to('input_scale', *SCALES)}"
         )
     fits_linear = s.median < LINEAR_MEDIAN_MAX and s.p99 <= LINEAR_P99_MAX
     fits_amplitude = (AMPLITUDE_MEDIAN[0] < s.median < AMPLITUDE_MEDIAN[1]
@@ -327,7 +330,7 @@ def _scale_from_values(s: ValueStats) -> ScaleDecision:
         if s.local_cv is None:
             raise InputError(
                 f"cannot tell linear sigma0 from amplitude on so few pixels ({values}); "
-                "set input scale to linear or amplitude"
+                f"{words().set_to('input_scale', 'linear', 'amplitude')}"
             )
         scale = "linear" if s.local_cv >= CV_LINEAR_MIN else "amplitude"
         sign = ">=" if scale == "linear" else "<"
@@ -340,7 +343,7 @@ def _scale_from_values(s: ValueStats) -> ScaleDecision:
         return ScaleDecision(scale, f"auto: values >= 0 fit {scale} only ({values})")
     raise InputError(
         f"cannot tell the input scale: values are >= 0 but fit neither linear sigma0 nor "
-        f"amplitude ({values}); calibrate to sigma0 or set input scale"
+        f"amplitude ({values}); calibrate to sigma0 or {words().set_to('input_scale')}"
     )
 
 
@@ -366,7 +369,7 @@ def _refuse_horizontal(names: list[str | None], pols: list[set[str]], n_needed: 
     """InputError for a raster whose bands are described as HH/HV and not as VV/VH."""
     hh = [i for i, s in enumerate(pols, start=1) if s == {"HH"}]
     hv = [i for i, s in enumerate(pols, start=1) if s == {"HV"}]
-    example = ",".join(map(str, (hh[:1] + hv[:1])[:n_needed])) or "1"
+    example = words().bands_example((hh[:1] + hv[:1])[:n_needed] or [1], DUAL_POL[:n_needed])
     listing = _band_listing(names)
     raise InputError(
         f"the raster's bands are HH/HV polarisation ({listing}), as in Sentinel-1's polar and "
@@ -374,7 +377,7 @@ def _refuse_horizontal(names: list[str | None], pols: list[set[str]], n_needed: 
         "(vertical transmit: VV co-polarisation, VH cross-polarisation), and HH/HV backscatter "
         "differs from VV/VH, so the model would translate it unreliably. Use a VV or VV+VH "
         "product; or, to run anyway with HH in place of VV and HV in place of VH, choose the "
-        f"bands yourself (bands option, e.g. {example})"
+        f"bands yourself ({example})"
     )
 
 
@@ -445,7 +448,7 @@ def choose_bands(descriptions: Sequence[str | None], count: int, requested=None,
     n = len(needed)
     names = _band_names(descriptions, count)
     wanted = ", ".join(needed)
-    example = ",".join(map(str, range(1, n + 1)))
+    example = words().bands_example(range(1, n + 1), needed)
     if count < n:
         raise InputError(
             f"the model needs {n} bands ({wanted}) but the raster has {count} "
@@ -464,7 +467,7 @@ def choose_bands(descriptions: Sequence[str | None], count: int, requested=None,
         if len(bands) > 1:
             raise InputError(
                 f"bands {', '.join(map(str, bands))} all look like {p} ({_band_listing(names)}): "
-                f"choose the bands for {wanted} (bands option, e.g. {example})"
+                f"choose the bands for {wanted} ({example})"
             )
     if any(pols):
         missing = [p for p, bands in found.items() if not bands]
@@ -472,13 +475,13 @@ def choose_bands(descriptions: Sequence[str | None], count: int, requested=None,
             _refuse_horizontal(names, pols, n)
         raise InputError(
             f"no band is described as {' or '.join(missing)} ({_band_listing(names)}) and the "
-            f"model needs {wanted}: choose the bands (bands option) or use a model for the "
+            f"model needs {wanted}: choose the bands ({words().option('bands')}) or use a model "
+            "for the "
             "polarisations you have"
         )
     raise InputError(
         f"the raster has {count} bands ({_band_listing(names)}) and the model needs {n} "
-        f"({wanted}); the descriptions do not say which is which: choose them (bands option, "
-        f"e.g. {example})"
+        f"({wanted}); the descriptions do not say which is which: choose them ({example})"
     )
 
 

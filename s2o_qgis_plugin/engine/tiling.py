@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, words
 
 MAX_TILE = 8192
 
@@ -94,17 +94,17 @@ def validate_tile_size(tile, size_multiple: int, halo: int = 0) -> int:
     if tile % m:
         raise InputError(
             f"tile size {tile} is not a multiple of the model's size multiple {m}: "
-            f"use {nearest} (tile size option)"
+            f"use {nearest} ({words().option('tile_size')})"
         )
     if tile < low:
         raise InputError(
             f"tile size {tile} is too small for a {halo} px halo (size multiple {m}): "
-            f"use at least {low}; 512 is a good default (tile size option)"
+            f"use at least {low}; 512 is a good default ({words().option('tile_size')})"
         )
     if tile > high:
         raise InputError(
             f"tile size {tile} is too large (at most {high}): memory grows with its square; "
-            f"use 512 or 1024 (tile size option)"
+            f"use 512 or 1024 ({words().option('tile_size')})"
         )
     return tile
 

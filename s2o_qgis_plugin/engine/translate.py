@@ -36,6 +36,7 @@ from rasterio.windows import Window
 
 from . import errors, raster_io
 from .errors import Cancelled, InputError, ModelError, OutputError, whole_number
+from .input_kind import refuse_optical
 from .memory import TRIM_EVERY_S, release_freed_memory
 from .metadata import layout_name
 from .model import S2OModel, embedded_model_path
@@ -127,6 +128,7 @@ def translate_raster(
     batch_size = whole_number(batch_size, "batch size")
     with raster_io.open_raster(os.fspath(src)) as ds:
         dst_path = raster_io.check_destination(dst, raster_io.input_files(ds))
+        refuse_optical(ds)
         choice = ""
         if model is None:
             s2o, choice = _embedded_model(ds, bands, device, threads)

@@ -58,7 +58,7 @@ def test_cuda_requested_but_unusable_is_a_clear_error(model_path):
         m = S2OModel.load(model_path, device="cuda", threads=1)
     except ModelError as exc:
         assert "device 'cuda' was requested" in str(exc)
-        assert "use device 'auto' or 'cpu'" in str(exc)
+        assert "set device to auto or cpu" in str(exc)
     else:  # a machine with a working GPU
         assert m.provider == "CUDAExecutionProvider"
 

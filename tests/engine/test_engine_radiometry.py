@@ -173,7 +173,7 @@ def test_declared_scales_that_fit_are_kept():
     lin = db_as(sar_db(40, 40, 2), "linear")
     assert decide_input_scale(stats_of(lin), "Linear").scale == "linear"
     amp = db_as(sar_db(40, 40, 2), "amplitude")
-    assert decide_input_scale(stats_of(amp), "amplitude").reason == "set by the input scale option"
+    assert decide_input_scale(stats_of(amp), "amplitude").reason == "input scale option, as chosen"
     with pytest.raises(InputError, match="input scale must be one of auto, linear, db, amplitude"):
         decide_input_scale(stats_of(lin), "power")
 
