@@ -281,10 +281,10 @@ class _Job:
                 skipped += sum(x is None for x in inputs)
                 if pending_write is not None:
                     pending_write.result()
-                    done += len(batches[i - 1])
-                    if progress is not None:
-                        progress(100.0 * done / len(grid))
                 pending_write = writer.submit(self.write, out, batch, outputs, valids)
+                done += len(batch)  # computed (its write follows): a percentage from tile 1 on
+                if progress is not None and done < len(grid):
+                    progress(100.0 * done / len(grid))
             pending_write.result()
         if progress is not None:
             progress(100.0)
