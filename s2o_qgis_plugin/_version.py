@@ -1,4 +1,4 @@
-"""The plugin's version, read from metadata.txt (the single source of name and version).
+"""The plugin's name, version and home page, read from metadata.txt (their single source).
 
 metadata.txt sits beside this file inside a packaged plugin and one folder up in the source
 tree; both are looked for.
@@ -19,4 +19,7 @@ def read_metadata() -> configparser.SectionProxy:
     raise FileNotFoundError("metadata.txt not found beside the plugin or in the source tree")
 
 
-__version__ = read_metadata()["version"]
+_METADATA = read_metadata()
+__version__ = _METADATA["version"]
+PLUGIN_NAME = _METADATA["name"]  # provider, menu and message titles
+HOMEPAGE = _METADATA["homepage"]

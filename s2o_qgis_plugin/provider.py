@@ -5,7 +5,7 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from ._version import __version__
+from ._version import PLUGIN_NAME, __version__
 
 ICON_PATH = str(Path(__file__).with_name("icon.svg"))
 OUTPUT_RASTER_EXTENSION = "tif"
@@ -16,10 +16,10 @@ class S2OProvider(QgsProcessingProvider):
         return "s2o"
 
     def name(self):
-        return "S2O SAR-to-optical"
+        return PLUGIN_NAME
 
     def longName(self):  # noqa: N802
-        return f"S2O SAR-to-optical {__version__}"
+        return f"{PLUGIN_NAME} {__version__}"
 
     def icon(self):
         return QIcon(ICON_PATH)
