@@ -2,27 +2,39 @@
 
 At load the plugin folder ``_deps`` (where the installer puts onnxruntime, rasterio and
 scikit-image) goes first on sys.path. When a dependency still cannot be imported, the provider
-is registered anyway (its algorithms explain what is missing when run) and a message bar offers
-to install the packages.
+is registered anyway: each algorithm says what it lacks before Run (canExecute: the toolbox
+shows it instead of the dialog, the dialog's help starts with it), a message bar names the
+algorithms that cannot run and offers to install the packages (the menu entry for that is
+there only while something is missing), and pip's output goes to the Log Messages panel.
 """
 
-from qgis.core import Qgis, QgsApplication, QgsTask
+from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsTask
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QPushButton
 
 from . import deps
+from ._version import PLUGIN_NAME
 from .provider import ICON_PATH, S2OProvider
 
 TRANSLATE_ACTION = "Translate SAR to optical…"
 TRANSLATE_ALGORITHM = "s2o:translate"
-MESSAGE_TITLE = "S2O SAR-to-optical"
+LOG_TAG = PLUGIN_NAME  # the Log Messages panel's tab for pip's output
+
+
+def _listing(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def install_button_text(packages: list[str]) -> str:
+    return f"Install (about {deps.download_mb(packages)} MB)"
 
 
 class S2OPlugin:
     def __init__(self, iface):
         self.iface = iface
         self.provider = None
-        self.actions = []
+        self.actions = []  # menu entries always there (Translate, also on the toolbar)
+        self.install_action = None  # menu entry while a dependency is missing
         self.dialog = None
         self.message = None
         self.task = None
@@ -37,23 +49,20 @@ class S2OPlugin:
     # -- GUI ------------------------------------------------------------------------------------
     def initGui(self):  # noqa: N802
         self.initProcessing()
-        parent = self.iface.mainWindow()
-        translate = QAction(QIcon(ICON_PATH), TRANSLATE_ACTION, parent)
+        translate = QAction(QIcon(ICON_PATH), TRANSLATE_ACTION, self.iface.mainWindow())
         translate.triggered.connect(self.open_translate_dialog)
-        install = QAction(deps.INSTALL_ACTION, parent)
-        install.triggered.connect(self.install_dependencies)
-        self.actions = [translate, install]
-        for action in self.actions:
-            self.iface.addPluginToMenu(deps.MENU_NAME, action)
+        self.actions = [translate]
+        self.iface.addPluginToMenu(PLUGIN_NAME, translate)
         self.iface.addToolBarIcon(translate)
         self.check_dependencies()
 
     def unload(self):
         for action in self.actions:
-            self.iface.removePluginMenu(deps.MENU_NAME, action)
+            self.iface.removePluginMenu(PLUGIN_NAME, action)
         if self.actions:
             self.iface.removeToolBarIcon(self.actions[0])
         self.actions = []
+        self._remove_install_action()
         self._close_message()
         if self.dialog is not None:
             self.dialog.close()
@@ -63,29 +72,60 @@ class S2OPlugin:
             self.provider = None
 
     def open_translate_dialog(self):
-        """The Processing dialog of s2o:translate, non-modal like the toolbox opens it."""
+        """The Processing dialog of s2o:translate, non-modal like the toolbox opens it. When it
+        cannot run, its message bar says why and its Run button is disabled."""
         from processing import createAlgorithmDialog
 
         self.dialog = createAlgorithmDialog(TRANSLATE_ALGORITHM)
+        ok, _ = self.dialog.algorithm().canExecute()
+        if not ok:
+            missing = deps.missing_for(*self.dialog.algorithm().REQUIRES)
+            self.dialog.messageBar().pushMessage(
+                "Cannot run yet", f"{_listing(missing)} missing: see the help.", Qgis.Warning
+            )
+            self.dialog.runButton().setEnabled(False)
         self.dialog.show()
+        return self.dialog
 
     # -- dependencies ---------------------------------------------------------------------------
+    def blocked_algorithms(self) -> list[str]:
+        """Display names of the algorithms that cannot run, in the provider's order."""
+        from .algorithms import algorithm_classes
+
+        order = [cls.NAME for cls in algorithm_classes()]
+        algs = sorted(self.provider.algorithms(), key=lambda a: order.index(a.name()))
+        return [alg.displayName() for alg in algs if not alg.canExecute()[0]]
+
     def check_dependencies(self):
-        """Show a message bar with an Install button when packages are missing."""
+        """When packages are missing: a message bar naming them and the algorithms they stop,
+        with an Install button, and the menu entry to install them. Returns the missing ones."""
         missing = deps.missing_packages()
         if not missing:
+            self._remove_install_action()
             return []
+        self._add_install_action()
+        text = f"{_listing(missing)} missing: {_listing(self.blocked_algorithms())} cannot run yet."
         bar = self.iface.messageBar()
-        widget = bar.createMessage(
-            MESSAGE_TITLE,
-            f"missing Python package(s) {', '.join(missing)}; the algorithms cannot run "
-            f"without them.",
-        )
-        button = QPushButton("Install", widget)
+        widget = bar.createMessage(PLUGIN_NAME, text)
+        button = QPushButton(install_button_text(missing), widget)
+        button.setToolTip(f"pip install {' '.join(missing)} into {deps.DEPS_DIR}; the same as: "
+                          f"{' '.join(deps.install_command(missing))}")
         button.clicked.connect(self.install_dependencies)
         widget.layout().addWidget(button)
+        self._close_message()
         self.message = bar.pushWidget(widget, Qgis.Warning)
         return missing
+
+    def _add_install_action(self):
+        if self.install_action is None:
+            self.install_action = QAction(deps.INSTALL_ACTION, self.iface.mainWindow())
+            self.install_action.triggered.connect(self.install_dependencies)
+            self.iface.addPluginToMenu(PLUGIN_NAME, self.install_action)
+
+    def _remove_install_action(self):
+        if self.install_action is not None:
+            self.iface.removePluginMenu(PLUGIN_NAME, self.install_action)
+            self.install_action = None
 
     def _close_message(self):
         if self.message is not None:
@@ -93,40 +133,47 @@ class S2OPlugin:
             self.message = None
 
     def install_dependencies(self):
-        """pip-install the missing packages into <plugin>/_deps in a background task."""
+        """pip-install the missing packages into <plugin>/_deps in a background task (the
+        same install as the command in the messages), pip's output to the message log."""
         bar = self.iface.messageBar()
         missing = deps.missing_packages()
         if not missing:
-            bar.pushMessage(MESSAGE_TITLE, "all Python dependencies are installed.", Qgis.Info)
+            bar.pushMessage(PLUGIN_NAME, "all Python dependencies are installed.", Qgis.Info)
             return
         if self.task is not None:
             return
         self._close_message()
         bar.pushMessage(
-            MESSAGE_TITLE, f"installing {', '.join(missing)} into {deps.DEPS_DIR}…", Qgis.Info
+            PLUGIN_NAME,
+            f"installing {_listing(missing)} into {deps.DEPS_DIR} (about "
+            f"{deps.download_mb(missing)} MB to download); pip's output is in the Log Messages "
+            f"panel, tab {LOG_TAG}.",
+            Qgis.Info,
         )
 
+        def log(line):
+            QgsMessageLog.logMessage(line, LOG_TAG, Qgis.Info)
+
         def run(task):
-            deps.install(missing, log=lambda text: None)
+            deps.install(missing, log=log)
             return missing
 
         def finished(exception, result=None):
             self.task = None
             if exception is None:
-                bar.pushMessage(
-                    MESSAGE_TITLE,
-                    f"installed {', '.join(result)}; the algorithms can run.",
-                    Qgis.Success,
-                )
+                bar.pushMessage(PLUGIN_NAME, f"installed {_listing(result)}: every algorithm "
+                                             "can run now.", Qgis.Success)
+                self.check_dependencies()
             else:
+                QgsMessageLog.logMessage(str(exception), LOG_TAG, Qgis.Critical)
                 bar.pushMessage(
-                    MESSAGE_TITLE,
-                    f"installation failed: {exception}. Command: "
-                    f"{' '.join(deps.install_command(missing))}",
+                    PLUGIN_NAME,
+                    f"installation failed: {str(exception).splitlines()[0]} (pip's output is in "
+                    f"the Log Messages panel). Command: {' '.join(deps.install_command(missing))}",
                     Qgis.Critical,
                 )
 
         self.task = QgsTask.fromFunction(
-            f"Installing {', '.join(missing)}", run, on_finished=finished
+            f"Installing {_listing(missing)}", run, on_finished=finished
         )
         QgsApplication.taskManager().addTask(self.task)

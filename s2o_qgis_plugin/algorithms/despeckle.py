@@ -11,14 +11,18 @@ from qgis.core import (
 )
 
 from .. import deps
+from ..engine.errors import DIALOG
+from ..engine.radiometry import INPUT_SCALES
 from ..engine.tiling import MAX_TILE
 from .common import (
-    INPUT_SCALES,
+    OutputLayer,
     S2OAlgorithm,
     engine_callbacks,
     engine_errors,
     gdal_file_source,
+    output_name,
     output_path,
+    prefer_input,
     tile_size_parameter,
 )
 
@@ -39,36 +43,46 @@ DEFAULT_TILE_SIZE = 1024
 MIN_TILE_SIZE = 16
 MAX_TIME_STEP = 0.25  # explicit 4-neighbour scheme is stable for dt <= 1/4
 
-HELP = """<p>Reduces speckle in one band of a SAR raster with Perona-Malik anisotropic diffusion,
-the PDE that S2O-NPDE builds into its generator: it smooths homogeneous areas while keeping
-edges.</p>
-<p>The diffusion runs on sigma0 in decibels (speckle is multiplicative, so additive in dB).
-Each iteration updates every pixel from its 4 neighbours:
-<code>u += dt * sum g(|d|) d</code> over the differences d to the neighbours, with
-<code>g(s) = 1 / (1 + (s / kappa)^2)</code>. Differences much larger than <b>kappa</b> (in dB;
-default 2 dB, about the speckle of Sentinel-1 GRD) are edges and diffuse little; smaller ones
-are smoothed. <b>Time step</b> dt must be at most 0.25 for the explicit scheme to be stable;
-more <b>iterations</b> smooth more (10 with the defaults cut the speckle std from about 2.3 to
-0.5 dB).</p>
-<p><b>Input scale</b>: what the band holds: linear sigma0, dB or amplitude; <i>Auto</i> reads
-the band description, else the value range. The output is written in the same scale.</p>
-<p><b>Output</b>: a one-band float32 GeoTIFF with the input's CRS, extent and pixel size;
-nodata pixels stay nodata and never leak into their neighbours. Scenes of any size are
-processed in tiles (advanced: tile size, at least the number of iterations) with a border of
-one pixel per iteration, so the tiles join exactly.</p>"""
+HELP = (
+    "Reduces speckle in one band of a SAR layer with Perona-Malik anisotropic diffusion, the PDE "
+    "that S2O-NPDE builds into its generator: it smooths homogeneous areas and keeps edges.",
+    "The diffusion runs on sigma0 in decibels (speckle is multiplicative, so additive in dB). "
+    "Each iteration updates every pixel from its 4 neighbours: <code>u += dt * sum g(|d|) d"
+    "</code> over the differences d to the neighbours, with <code>g(s) = 1 / (1 + (s / kappa)^2)"
+    "</code>.",
+    "<b>Edge threshold kappa</b>: differences much larger than kappa (in dB) are edges and "
+    "diffuse little, smaller ones are smoothed; the default 2 dB is about the speckle of "
+    "Sentinel-1 GRD. <b>Time step</b> dt must be at most 0.25 for the scheme to be stable. More "
+    "<b>Iterations</b> smooth more: 10 with the defaults cut the speckle from about 2.3 to "
+    "0.5 dB.",
+    "<b>Input scale</b>: what the band holds, Linear (power) sigma0, Decibels (dB) or Amplitude; "
+    "Auto reads the band description, else decides from the values. The output is written in "
+    "the same scale. Optical images are refused.",
+    "<b>Despeckled image</b>: a one-band float32 GeoTIFF with the input's CRS, extent and pixel "
+    "size, named after the input (\"&lt;input&gt; despeckled\"); nodata pixels stay nodata and "
+    "never leak into their neighbours. Scenes of any size are processed in tiles (advanced: "
+    "<b>Tile size</b>, at least the number of iterations) with a border of one pixel per "
+    "iteration, so the tiles join exactly.",
+)
 
 
 class DespeckleAlgorithm(S2OAlgorithm):
     NAME = "despeckle"
     DISPLAY_NAME = "Despeckle (Perona-Malik)"
     HELP = HELP
+    ICON = "icons/despeckle.svg"
+    TAGS = ("sar", "sentinel-1", "radar", "speckle", "filter", "smoothing", "perona-malik",
+            "anisotropic diffusion", "s2o")
+    REQUIRES = ("rasterio",)
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer(INPUT, self.tr("SAR raster")))
+        source = QgsProcessingParameterRasterLayer(INPUT, self.tr("SAR layer"))
+        prefer_input(source)
+        self.addParameter(source)
         self.addParameter(
             QgsProcessingParameterBand(
                 BAND,
-                self.tr("Band (empty: band 1)"),
+                self.tr("Band"),
                 defaultValue=1,
                 parentLayerParameterName=INPUT,
                 optional=True,
@@ -87,7 +101,7 @@ class DespeckleAlgorithm(S2OAlgorithm):
         self.addParameter(
             QgsProcessingParameterNumber(
                 KAPPA,
-                self.tr("Edge threshold kappa (in the diffusion scale's units)"),
+                self.tr("Edge threshold kappa (dB)"),
                 QgsProcessingParameterNumber.Double,
                 defaultValue=DEFAULT_KAPPA,
             )
@@ -95,20 +109,23 @@ class DespeckleAlgorithm(S2OAlgorithm):
         self.addParameter(
             QgsProcessingParameterNumber(
                 TIME_STEP,
-                self.tr("Time step dt (at most 0.25)"),
+                self.tr("Time step (at most 0.25)"),
                 QgsProcessingParameterNumber.Double,
                 defaultValue=DEFAULT_TIME_STEP,
             )
         )
         self.addParameter(
             QgsProcessingParameterEnum(
-                SCALE, self.tr("Input scale"), [label for _, label in INPUT_SCALES], defaultValue=0
+                SCALE,
+                self.tr(DIALOG.label("input_scale")),
+                [self.tr(DIALOG.choice("input_scale", s)) for s in INPUT_SCALES],
+                defaultValue=0,
             )
         )
         self.addParameter(
             tile_size_parameter(
                 TILE_SIZE,
-                self.tr("Tile size (pixels)"),
+                self.tr(DIALOG.label("tile_size")),
                 DEFAULT_TILE_SIZE,
                 MIN_TILE_SIZE,
                 MAX_TILE,
@@ -116,7 +133,7 @@ class DespeckleAlgorithm(S2OAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterRasterDestination(OUTPUT, self.tr("Despeckled output"))
+            QgsProcessingParameterRasterDestination(OUTPUT, self.tr("Despeckled image"))
         )
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
@@ -132,10 +149,11 @@ class DespeckleAlgorithm(S2OAlgorithm):
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        src = gdal_file_source(self.parameterAsRasterLayer(parameters, INPUT, context))
+        layer = self.parameterAsRasterLayer(parameters, INPUT, context)
+        src = gdal_file_source(layer)
         dst = output_path(self.parameterAsOutputLayer(parameters, OUTPUT, context))
         with engine_errors(dst):
-            deps.require("rasterio")
+            deps.require(*self.REQUIRES)
             from ..engine.despeckle import despeckle_raster
 
             result = despeckle_raster(
@@ -145,7 +163,7 @@ class DespeckleAlgorithm(S2OAlgorithm):
                 iterations=self.parameterAsInt(parameters, ITERATIONS, context),
                 kappa=self.parameterAsDouble(parameters, KAPPA, context),
                 dt=self.parameterAsDouble(parameters, TIME_STEP, context),
-                scale=INPUT_SCALES[self.parameterAsEnum(parameters, SCALE, context)][0],
+                scale=INPUT_SCALES[self.parameterAsEnum(parameters, SCALE, context)],
                 tile_size=self.parameterAsInt(parameters, TILE_SIZE, context),
                 log=feedback.pushInfo,
                 **engine_callbacks(feedback),
@@ -154,4 +172,5 @@ class DespeckleAlgorithm(S2OAlgorithm):
             f"Despeckled band {result.band} ({result.scale}): {result.width} x {result.height} "
             f"pixels in {result.tiles} tiles, {result.seconds:.1f} s"
         )
+        OutputLayer.attach(context, dst, output_name(layer, "despeckled"))
         return {OUTPUT: dst}

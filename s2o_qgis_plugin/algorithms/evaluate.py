@@ -11,7 +11,8 @@ from qgis.core import (
 )
 
 from .. import deps
-from .common import S2OAlgorithm, engine_callbacks, engine_errors, gdal_file_source
+from ..engine import input_kind
+from .common import S2OAlgorithm, engine_callbacks, engine_errors, gdal_file_source, prefer_input
 
 PREDICTION = "PREDICTION"
 REFERENCE = "REFERENCE"
@@ -24,39 +25,47 @@ SSIM = "SSIM"
 N_PIXELS = "N_PIXELS"
 DEFAULT_STRETCH = 3000.0
 
-HELP = """<p>Scores a translated (or any RGB) raster against an optical reference image with the
-two measures of the S2O-NPDE paper: <b>PSNR</b> (peak signal-to-noise ratio, dB, higher is
-better, <i>inf</i> when the images are identical) and <b>SSIM</b> (structural similarity, 1 for
-identical images).</p>
-<p><b>Inputs</b>: the prediction (e.g. the output of <i>Translate SAR to optical</i>) and a
-reference, typically a Sentinel-2 L2A image of the same place and date. Both are read as
-reflectance x 10000 and turned into 8-bit images as
-<code>round(clip(value / stretch, 0, 1) * 255)</code> (stretch default 3000).</p>
-<p><b>Bands</b>: in red, green, blue order. Left empty they are found by band description
-(Red/Green/Blue or Sentinel-2 B04/B03/B02), else bands 1, 2, 3.</p>
-<p><b>Grids</b>: the scores are computed on the common extent, on the prediction's pixel grid;
-the reference is resampled (bilinear) when its CRS, resolution or alignment differ. Pixels
-that are nodata in either raster are left out, and so are SSIM windows (7 x 7) touching them.
-Both rasters need a CRS and must overlap. Large rasters are processed in strips.</p>
-<p><b>Outputs</b>: PSNR, SSIM and the number of pixels compared, plus an HTML report.</p>"""
+HELP = (
+    "Scores a translated (or any RGB) layer against an optical reference image with the two "
+    "measures of the S2O-NPDE paper: <b>PSNR</b> (peak signal-to-noise ratio in dB, higher is "
+    "better, inf when the images are identical) and <b>SSIM</b> (structural similarity, 1 for "
+    "identical images).",
+    "<b>Prediction</b>: the translated layer, for example the output of Translate SAR to "
+    "optical. <b>Reference</b>: typically a Sentinel-2 L2A image of the same place and date. Both "
+    "are read as reflectance x 10000 and turned into 8-bit images as <code>round(clip(value / "
+    "stretch, 0, 1) * 255)</code>, with <b>Stretch</b> 3000 by default.",
+    "<b>Prediction bands</b>, <b>Reference bands</b>: red, green and blue, in that order. When "
+    "not set they are found by their descriptions (Red/Green/Blue or Sentinel-2 B04/B03/B02), "
+    "else bands 1, 2 and 3 are used.",
+    "The scores are computed on the common extent, on the prediction's pixel grid; the "
+    "reference is resampled (bilinear) when its CRS, resolution or alignment differ. Pixels "
+    "that are nodata in either layer are left out, and so are SSIM windows (7 x 7) touching "
+    "them. Both layers need a CRS and must overlap. Large layers are processed in strips.",
+    "<b>Report</b>: PSNR, SSIM and the number of pixels compared as an HTML page; the three "
+    "numbers are also outputs of the algorithm (for models and scripts).",
+)
 
 
 class EvaluateAlgorithm(S2OAlgorithm):
     NAME = "evaluate"
     DISPLAY_NAME = "Evaluate against reference (PSNR, SSIM)"
     HELP = HELP
+    ICON = "icons/evaluate.svg"
+    TAGS = ("psnr", "ssim", "accuracy", "quality", "score", "compare", "optical", "sentinel-2",
+            "s2o")
+    REQUIRES = ("rasterio", "skimage")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(
-            QgsProcessingParameterRasterLayer(PREDICTION, self.tr("Prediction (translated)"))
-        )
-        self.addParameter(
-            QgsProcessingParameterRasterLayer(REFERENCE, self.tr("Reference optical raster"))
-        )
+        prediction = QgsProcessingParameterRasterLayer(PREDICTION, self.tr("Prediction"))
+        reference = QgsProcessingParameterRasterLayer(REFERENCE, self.tr("Reference"))
+        chosen = prefer_input(prediction, input_kind.OPTICAL)
+        prefer_input(reference, input_kind.OPTICAL, exclude=[chosen] if chosen else [])
+        self.addParameter(prediction)
+        self.addParameter(reference)
         self.addParameter(
             QgsProcessingParameterBand(
                 PREDICTION_BANDS,
-                self.tr("Prediction bands R, G, B (empty: by description, else 1, 2, 3)"),
+                self.tr("Prediction bands (R, G, B)"),
                 parentLayerParameterName=PREDICTION,
                 optional=True,
                 allowMultiple=True,
@@ -65,7 +74,7 @@ class EvaluateAlgorithm(S2OAlgorithm):
         self.addParameter(
             QgsProcessingParameterBand(
                 REFERENCE_BANDS,
-                self.tr("Reference bands R, G, B (empty: by description, else 1, 2, 3)"),
+                self.tr("Reference bands (R, G, B)"),
                 parentLayerParameterName=REFERENCE,
                 optional=True,
                 allowMultiple=True,
@@ -74,7 +83,7 @@ class EvaluateAlgorithm(S2OAlgorithm):
         self.addParameter(
             QgsProcessingParameterNumber(
                 STRETCH,
-                self.tr("Reflectance x 10000 shown as 255 (8-bit stretch)"),
+                self.tr("Stretch (value shown as 255)"),
                 QgsProcessingParameterNumber.Double,
                 defaultValue=DEFAULT_STRETCH,
                 minValue=1e-6,
@@ -94,7 +103,7 @@ class EvaluateAlgorithm(S2OAlgorithm):
         ref = self.parameterAsInts(parameters, REFERENCE_BANDS, context)
         if pred and ref and len(pred) != len(ref):
             return False, self.tr(
-                f"Choose as many prediction bands as reference bands (got {len(pred)} and "
+                f"Choose as many Prediction bands as Reference bands (got {len(pred)} and "
                 f"{len(ref)})."
             )
         return super().checkParameterValues(parameters, context)
@@ -111,7 +120,7 @@ class EvaluateAlgorithm(S2OAlgorithm):
         stretch = self.parameterAsDouble(parameters, STRETCH, context)
         report = self.parameterAsFileOutput(parameters, OUTPUT_HTML_FILE, context)
         with engine_errors():
-            deps.require("rasterio", "skimage")
+            deps.require(*self.REQUIRES)
             from ..engine.evaluate import evaluate_rasters
 
             result = evaluate_rasters(

@@ -12,21 +12,22 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
-from qgis.PyQt.QtGui import QIcon
 
 from .. import deps
 from ..engine import model as model_names
+from ..engine import radiometry
+from ..engine.errors import DIALOG
 from ..engine.metadata import S2_LEVELS
 from ..engine.tiling import MAX_TILE
-from ..provider import ICON_PATH
 from .common import (
-    INPUT_SCALES,
+    OutputLayer,
     S2OAlgorithm,
-    TrueColourStyle,
     engine_callbacks,
     engine_errors,
     gdal_file_source,
+    output_name,
     output_path,
+    prefer_input,
     tile_size_parameter,
 )
 
@@ -41,94 +42,83 @@ OUTPUT = "OUTPUT"
 EXECUTION_PROVIDER = "EXECUTION_PROVIDER"
 MODEL_USED = "MODEL_USED"
 
-DEVICES = list(zip(model_names.DEVICES, (
-    "Auto (CUDA GPU when available, else CPU)",
-    "CUDA GPU",
-    "CPU",
-), strict=True))
+INPUT_SCALES = radiometry.INPUT_SCALES  # the enum's options, in the dialog's words (DIALOG)
+DEVICES = model_names.DEVICES
 DEFAULT_TILE_SIZE = 512
 MIN_TILE_SIZE = 64
 
-HELP = f"""<p>Translates a Sentinel-1 SAR raster into a Sentinel-2-like true-colour image with
-S2O-NPDE, a CycleGAN generator with Taylor-central-difference residual blocks and a
-Perona-Malik diffusion module (IJCAI 2023), run by onnxruntime.</p>
-<p><b>Input</b>: a Sentinel-1 GRD backscatter raster (calibrated sigma0, ideally terrain
-corrected) with a VV band and, if it has one, a VH band. Leave the band choices empty to pick
-them from the band descriptions ("VV", "VH"), else band 1 = VV and band 2 = VH. <b>Input
-scale</b>: linear power (sigma0), decibels (10 log10 sigma0) or amplitude (sqrt sigma0);
-<i>Auto</i> reads the band metadata, else decides from the value range, and the log says what
-it chose. Web-service, memory and virtual layers must be saved as GeoTIFF first.</p>
-<p><b>Model</b>: empty uses the model embedded in the plugin that fits the input's bands: the
-VV+VH model for a VV and a VH band (or two bands without descriptions), the VV-only model for a
-single band or bands naming VV and no VH (choosing only a VV band also means VV only; the
-VV-only model is an optional part of the plugin, and the run says when it is not installed).
-The log says which model ran and why. Any s2o ONNX model exported by
-<code>export/export_onnx.py</code> can be chosen instead (its metadata declares its bands and
-scaling).</p>
-<p><b>HH/HV rasters</b> (Sentinel-1's polar and sea-ice modes) are refused: the models were
-trained on VV/VH (vertical co- and cross-polarisation) and HH/HV backscatter differs. To run
-them anyway, choose the bands yourself: HH as the VV band and HV as the VH band.</p>
-<p><b>Output</b>: a 3-band GeoTIFF (Red, Green, Blue) of Sentinel-2-like reflectance x 10000
-(uint16), with the input's CRS, extent, pixel size and nodata; loaded as a true-colour layer
-(0-3000 stretch). Each model declares the Sentinel-2 product it imitates, reported in the log
-and stored in the file's metadata (S2O_S2_LEVEL, S2O_PRODUCT): the embedded models are
-"{S2_LEVELS["L2A"]}"; a model trained on L1C targets gives "{S2_LEVELS["L1C"]}".</p>
-<p><b>Scenes of any size</b> are processed in tiles of <i>tile size</i> pixels read with an extra
-border (the model's halo) so that the tiles join without seams; tile size must be a multiple of
-the model's stride. Larger tiles are faster but need more memory (GPU memory with CUDA).</p>
-<p><b>Device</b>: <i>Auto</i> uses the CUDA GPU when onnxruntime-gpu and a GPU are present and
-the CPU otherwise; the log reports which execution provider ran.</p>
-<p>Contains modified Copernicus Sentinel data when run on Sentinel-1 products.</p>"""
+HELP = (
+    "Translates a Sentinel-1 SAR layer into a Sentinel-2-like true-colour image with S2O-NPDE, "
+    "a CycleGAN generator with Taylor-central-difference residual blocks and a Perona-Malik "
+    "diffusion module (IJCAI 2023), run by onnxruntime.",
+    "<b>Sentinel-1 layer</b>: Sentinel-1 GRD backscatter (calibrated sigma0, ideally terrain "
+    "corrected) with a VV band and, if it has one, a VH band. Optical images are refused. "
+    "Web-service, memory and virtual layers must be saved as GeoTIFF first.",
+    "<b>VV band</b>, <b>VH band</b>: when not set, the bands are found by their descriptions "
+    "(VV, VH), else band 1 is VV and band 2 is VH; a VV band alone means a VV-only input. "
+    "Bands described HH and HV (Sentinel-1's polar and sea-ice modes) are refused, because the "
+    "models were trained on VV and VH: set VV band to the HH band and VH band to the HV band to "
+    "run them anyway.",
+    "<b>Input scale</b>: Linear (power) sigma0, Decibels (dB, 10 log10 sigma0) or Amplitude "
+    "(square root of sigma0). Auto reads the band descriptions, else decides from the values; "
+    "the log says what it chose and why.",
+    "<b>Model</b>: left empty, the model embedded in the plugin that fits the input runs: the "
+    "VV+VH model for a VV and a VH band (or two bands without descriptions), the VV-only model "
+    "for a single band or VV alone (an optional part of the plugin: the run says when it is not "
+    "installed). Any s2o model file (.onnx) can be chosen instead; its metadata declares its "
+    "bands and scaling. The log says which model ran and why.",
+    "<b>Tile size</b>: the scene is translated in tiles of this many pixels, each read with an "
+    "extra border so that the tiles join without seams; it must be a multiple of the model's "
+    "size multiple. Larger tiles are faster but need more memory (GPU memory with CUDA).",
+    "<b>Device</b>: Auto uses a CUDA GPU when onnxruntime-gpu and a GPU are present, the CPU "
+    "otherwise; the log reports which one ran.",
+    "<b>Optical image</b>: a 3-band GeoTIFF (Red, Green, Blue) of Sentinel-2-like reflectance "
+    "x 10000 (uint16) with the input's CRS, extent, pixel size and nodata, added to the map in "
+    "true colour and named after the input (\"&lt;input&gt; optical\"). Each model declares "
+    "the Sentinel-2 product it imitates, reported in the log and stored in the file's "
+    f"metadata: the embedded models give \"{S2_LEVELS['L2A']}\".",
+    "Contains modified Copernicus Sentinel data when run on Sentinel-1 products.",
+)
 
 
 class TranslateAlgorithm(S2OAlgorithm):
     NAME = "translate"
     DISPLAY_NAME = "Translate SAR to optical"
     HELP = HELP
-
-    def icon(self):
-        return QIcon(ICON_PATH)
+    TAGS = ("sar", "sentinel-1", "sentinel-2", "radar", "optical", "rgb", "translation",
+            "deep learning", "onnx", "s2o")
+    REQUIRES = ("onnxruntime", "rasterio")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(
-            QgsProcessingParameterRasterLayer(INPUT, self.tr("Sentinel-1 SAR raster"))
-        )
-        self.addParameter(
-            QgsProcessingParameterBand(
-                VV_BAND,
-                self.tr("VV band (empty: from band descriptions)"),
-                parentLayerParameterName=INPUT,
-                optional=True,
+        source = QgsProcessingParameterRasterLayer(INPUT, self.tr("Sentinel-1 layer"))
+        prefer_input(source)
+        self.addParameter(source)
+        for name, setting in ((VV_BAND, "vv_band"), (VH_BAND, "vh_band")):
+            self.addParameter(
+                QgsProcessingParameterBand(
+                    name,
+                    self.tr(DIALOG.label(setting)),
+                    parentLayerParameterName=INPUT,
+                    optional=True,
+                )
             )
-        )
-        self.addParameter(
-            QgsProcessingParameterBand(
-                VH_BAND,
-                self.tr("VH band (empty: from band descriptions)"),
-                parentLayerParameterName=INPUT,
-                optional=True,
-            )
-        )
         self.addParameter(
             QgsProcessingParameterEnum(
                 INPUT_SCALE,
-                self.tr("Input scale"),
-                [label for _, label in INPUT_SCALES],
+                self.tr(DIALOG.label("input_scale")),
+                [self.tr(DIALOG.choice("input_scale", s)) for s in INPUT_SCALES],
                 defaultValue=0,
             )
         )
         self.addParameter(
             QgsProcessingParameterFile(
-                MODEL,
-                self.tr("Model (.onnx; empty: the embedded model that fits the input's bands)"),
-                extension="onnx",
-                optional=True,
+                MODEL, self.tr(DIALOG.label("model")), extension="onnx", optional=True
             )
         )
         self.addParameter(
             tile_size_parameter(
                 TILE_SIZE,
-                self.tr("Tile size (pixels)"),
+                self.tr(DIALOG.label("tile_size")),
                 DEFAULT_TILE_SIZE,
                 MIN_TILE_SIZE,
                 MAX_TILE,
@@ -136,47 +126,51 @@ class TranslateAlgorithm(S2OAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterEnum(
-                DEVICE, self.tr("Device"), [label for _, label in DEVICES], defaultValue=0
+                DEVICE,
+                self.tr(DIALOG.label("device")),
+                [self.tr(DIALOG.choice("device", d)) for d in DEVICES],
+                defaultValue=0,
             )
         )
         self.addParameter(
-            QgsProcessingParameterRasterDestination(OUTPUT, self.tr("Optical (RGB) output"))
+            QgsProcessingParameterRasterDestination(OUTPUT, self.tr("Optical image"))
         )
         self.addOutput(
-            QgsProcessingOutputString(EXECUTION_PROVIDER, self.tr("Execution provider used"))
+            QgsProcessingOutputString(EXECUTION_PROVIDER, self.tr("Execution provider"))
         )
-        self.addOutput(QgsProcessingOutputString(MODEL_USED, self.tr("Model file used")))
+        self.addOutput(QgsProcessingOutputString(MODEL_USED, self.tr("Model used")))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         vv = self.parameterAsInt(parameters, VV_BAND, context)
         vh = self.parameterAsInt(parameters, VH_BAND, context)
         if vv and vv == vh:
             return False, self.tr(
-                f"The VV band and the VH band are both band {vv}: choose two different bands "
-                "(or leave VH empty for a VV-only model)."
+                f"VV band and VH band are both band {vv}: choose two different bands "
+                "(or leave VH band not set for a VV-only input)."
             )
         if vh and not vv:
-            return False, self.tr("A VH band was chosen without a VV band: choose the VV band too.")
+            return False, self.tr("VH band is set but VV band is not: set VV band too.")
         model = self.parameterAsFile(parameters, MODEL, context)
         if model and not os.path.isfile(model):
             return False, self.tr(
                 f"The model file {model} does not exist: choose an s2o .onnx model, or leave "
-                "Model empty for the embedded model that fits the input's bands."
+                "Model empty for the embedded model that fits the input."
             )
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        src = gdal_file_source(self.parameterAsRasterLayer(parameters, INPUT, context))
+        layer = self.parameterAsRasterLayer(parameters, INPUT, context)
+        src = gdal_file_source(layer)
         vv = self.parameterAsInt(parameters, VV_BAND, context)
         vh = self.parameterAsInt(parameters, VH_BAND, context)
         bands = [b for b in (vv, vh) if b] or None
-        scale = INPUT_SCALES[self.parameterAsEnum(parameters, INPUT_SCALE, context)][0]
-        device = DEVICES[self.parameterAsEnum(parameters, DEVICE, context)][0]
+        scale = INPUT_SCALES[self.parameterAsEnum(parameters, INPUT_SCALE, context)]
+        device = DEVICES[self.parameterAsEnum(parameters, DEVICE, context)]
         model = self.parameterAsFile(parameters, MODEL, context) or None
         tile_size = self.parameterAsInt(parameters, TILE_SIZE, context)
         dst = output_path(self.parameterAsOutputLayer(parameters, OUTPUT, context))
         with engine_errors(dst):
-            deps.require("onnxruntime", "rasterio")
+            deps.require(*self.REQUIRES)
             from ..engine.translate import translate_raster
 
             result = translate_raster(
@@ -196,7 +190,7 @@ class TranslateAlgorithm(S2OAlgorithm):
             f"({result.scale_reason}); bands {result.bands}; {result.width} x {result.height} "
             f"pixels in {result.tiles} tiles, {result.seconds:.1f} s"
         )
-        TrueColourStyle.attach(context, dst)
+        OutputLayer.attach(context, dst, output_name(layer, "optical"), true_colour=True)
         return {
             OUTPUT: dst,
             EXECUTION_PROVIDER: result.provider,

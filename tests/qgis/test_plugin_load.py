@@ -47,10 +47,7 @@ def test_load_and_unload(qgis_iface, qgis_processing, menu_calls):
         provider = registry.providerById("s2o")
         assert {a.id() for a in provider.algorithms()} == ALGORITHMS
         menus = [(menu, action.text()) for menu, action in menu_calls["added"]]
-        assert menus == [
-            ("S2O SAR-to-optical", TRANSLATE_ACTION),
-            ("S2O SAR-to-optical", deps.INSTALL_ACTION),
-        ]
+        assert menus == [("S2O SAR-to-optical", TRANSLATE_ACTION)]  # nothing to install
         assert not plugin.actions[0].icon().isNull()
         assert qgis_iface.messageBar().currentItem() is None  # nothing missing here
         plugin.actions[0].trigger()  # Plugins > S2O SAR-to-optical > Translate SAR to optical…
@@ -76,10 +73,18 @@ def test_missing_dependencies_offer_install_and_algorithms_explain(
         bar = qgis_iface.messageBar()
         item = bar.currentItem()
         assert item is not None and item.level() == Qgis.Warning
-        assert "missing Python package(s) onnxruntime" in item.text()
-        assert "Install" in [b.text() for b in item.findChildren(QPushButton)]
+        assert item.text() == "onnxruntime missing: Translate SAR to optical cannot run yet."
+        size = deps.download_mb(["onnxruntime"])
+        assert f"Install (about {size} MB)" in [b.text() for b in item.findChildren(QPushButton)]
+        menus = [(menu, action.text()) for menu, action in menu_calls["added"]]
+        assert ("S2O SAR-to-optical", deps.INSTALL_ACTION) in menus
         provider = QgsApplication.processingRegistry().providerById("s2o")
         assert {a.id() for a in provider.algorithms()} == ALGORITHMS
+        can = {a.id(): a.canExecute() for a in provider.algorithms()}
+        assert can["s2o:despeckle"] == (True, "") and can["s2o:evaluate"] == (True, "")
+        assert can["s2o:translate"][0] is False
+        assert can["s2o:translate"][1].startswith("The Python package(s) onnxruntime cannot be")
+        assert " ".join(deps.install_command(["onnxruntime"])) in can["s2o:translate"][1]
         with pytest.raises(QgsProcessingException) as err:
             processing.run(
                 "s2o:translate",
@@ -92,6 +97,8 @@ def test_missing_dependencies_offer_install_and_algorithms_explain(
     finally:
         plugin.unload()
     assert bar.currentItem() is None
+    removed = [action.text() for _, action in menu_calls["removed"]]
+    assert removed == [TRANSLATE_ACTION, deps.INSTALL_ACTION]
     assert QgsApplication.processingRegistry().providerById("s2o") is None
 
 

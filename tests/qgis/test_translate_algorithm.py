@@ -107,11 +107,11 @@ def test_bad_parameters_are_explained(s2o, model, tmp_path):
     sar = bigearthnet("s1", tmp_path, patch_ids()[0])
     dst = str(tmp_path / "out.tif")
     cases = [
-        ({"VV_BAND": 1, "VH_BAND": 1}, "The VV band and the VH band are both band 1"),
+        ({"VV_BAND": 1, "VH_BAND": 1}, "VV band and VH band are both band 1"),
         ({"MODEL": str(tmp_path / "nope.onnx")}, f"The model file {tmp_path / 'nope.onnx'} does"),
         ({"TILE_SIZE": 66}, "tile size 66 is not a multiple of the model's size multiple 4"),
         ({"INPUT_SCALE": 1}, "the input is declared linear"),  # dB values: refused
-        ({"INPUT_SCALE": 1}, "if these are dB, set input scale to db"),
+        ({"INPUT_SCALE": 1}, "if these are dB, set Input scale to Decibels (dB)"),
         ({"VV_BAND": 2}, "the model needs 2 band(s) (VV, VH)"),
     ]
     for extra, message in cases:
@@ -214,7 +214,7 @@ def test_hh_hv_refused_and_chosen_bands_override(s2o, embedded, tmp_path):
     with pytest.raises(QgsProcessingException) as err:
         translate({"INPUT": hh, "TILE_SIZE": 64, "OUTPUT": str(tmp_path / "a.tif")})
     assert "the s2o models were trained on VV/VH" in str(err.value)
-    assert "choose the bands yourself (bands option, e.g. 1,2)" in str(err.value)
+    assert "choose the bands yourself (VV band 1 and VH band 2)" in str(err.value)
     assert not (tmp_path / "a.tif").exists()
     out, log = run_logged({"INPUT": hh, "VV_BAND": 1, "VH_BAND": 2, "TILE_SIZE": 64,
                            "OUTPUT": str(tmp_path / "b.tif")})
