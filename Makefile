@@ -4,21 +4,27 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup test test-unit test-qgis demo zip install-plugin bench lint clean
+.PHONY: setup test test-unit test-qgis test-gui demo zip install-plugin bench lint clean
 
 setup:
 	@bash scripts/setup.sh
 
-# The whole suite: unit tests (no QGIS in the process) then the real-QGIS tests apart.
+# The whole suite: unit tests (no QGIS in the process), the real-QGIS tests apart, then the
+# GUI tier (the QGIS desktop under Xvfb, about 40 s; screenshots to a temporary folder).
 test: setup
-	$(PY) -m pytest -p no:pytest_qgis -m "not qgis" tests
+	$(PY) -m pytest -p no:pytest_qgis -m "not qgis and not gui" tests
 	$(PY) -m pytest -m qgis tests
+	$(PY) -m pytest -p no:pytest_qgis -m gui tests/gui
 
 test-unit: setup
-	$(PY) -m pytest -p no:pytest_qgis -m "not qgis" tests
+	$(PY) -m pytest -p no:pytest_qgis -m "not qgis and not gui" tests
 
 test-qgis: setup
 	$(PY) -m pytest -m qgis tests
+
+# The GUI tier alone, keeping its screenshots in docs/gui (the README shows them).
+test-gui: setup
+	S2O_GUI_SHOTS=$(CURDIR)/docs/gui $(PY) -m pytest -p no:pytest_qgis -m gui tests/gui
 
 # The main job: translate a real Sentinel-1 scene through the plugin's Processing algorithm.
 demo: setup

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a Debian machine (or a desktop where QGIS is already installed):
 #  1. QGIS from Debian (qgis python3-qgis qgis-providers) and python3-rasterio (built on the same
-#     GDAL as QGIS) when they are missing: needs root and apt-get;
+#     GDAL as QGIS) when they are missing, and xvfb + openbox for the GUI tests (the QGIS desktop
+#     under a virtual display): needs root and apt-get;
 #  2. a venv made by Debian's own python3.11 with --system-site-packages, so it sees QGIS's
 #     bindings and GDAL;
 #  3. the pinned Python packages: torch==2.13.0 first (a bare torch pulls a CUDA build of GBs),
@@ -13,6 +14,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${S2O_VENV:-$ROOT/.venv}
 PY=${S2O_SYSTEM_PYTHON:-/usr/bin/python3.11}
 APT_PACKAGES="qgis python3-qgis qgis-providers python3-rasterio"
+GUI_PACKAGES="xvfb openbox"  # tests/gui: QGIS desktop under Xvfb with a window manager
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -29,6 +31,17 @@ if ! have_qgis; then
     log "QGIS (with python3-qgis) or python3-rasterio is missing and I cannot install them (not root or no apt-get)."
     log "Install QGIS >= 3.22 with its Python bindings, then run me again."
     exit 1
+  fi
+fi
+
+if ! command -v xvfb-run >/dev/null || ! command -v openbox >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing $GUI_PACKAGES from Debian for the GUI tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq $GUI_PACKAGES >/dev/null
+  else
+    log "xvfb-run or openbox is missing (Debian: apt-get install $GUI_PACKAGES): the GUI tests need them."
   fi
 fi
 
