@@ -303,9 +303,11 @@ def full():
     yield Until(batch.isVisible, 30, "the batch dialog")
     centre(batch)
     panel = batch.mainWidget()
+    col_in, col_out = panel.parameter_to_column["INPUT"], panel.parameter_to_column["OUTPUT"]
+    first = QgsProject.instance().mapLayer(str(panel.wrappers[0][col_in].parameterValue()))
+    RESULTS["batch_preselected"] = first.name() if first else None  # the optical one is active
     panel.addRow(len(strips) - panel.batchRowCount())
     context = dataobjects.createContext()
-    col_in, col_out = panel.parameter_to_column["INPUT"], panel.parameter_to_column["OUTPUT"]
     (OUT / "batch").mkdir(exist_ok=True)
     for row, layer in enumerate(strips):
         panel.wrappers[row][col_in].setParameterValue(layer.id(), context)

@@ -98,6 +98,8 @@ def test_dialogs_preselect_a_sar_layer_not_the_active_optical_one(full):
     assert full["dialogs"]["translate"]["preselected_INPUT"] == "punjab_s1"
     assert full["dialogs"]["despeckle"]["preselected_INPUT"] == "punjab_s1"
     assert full["reopened"]["preselected_INPUT"] == "punjab_s1"
+    # the batch dialog's first row: the topmost SAR layer (a strip), not the active result
+    assert full["batch_preselected"] in {"s1_north", "s1_middle", "s1_south"}
 
 
 # -- runs ------------------------------------------------------------------------------------------
