@@ -26,7 +26,7 @@ from qgis.core import (
     QgsProject,
     QgsRasterLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtCore import QCoreApplication, QThread
 from qgis.PyQt.QtGui import QIcon
 
 from .. import deps
@@ -237,7 +237,11 @@ def preferred_layer(wanted: str, exclude=()):
 def prefer_input(param, wanted: str = input_kind.SAR, exclude=()):
     """Make ``param`` (a raster layer parameter) preselect :func:`preferred_layer` in the
     dialogs (a GUI default only: scripts and qgis_process still have to give the input).
-    Returns the layer chosen, or None when QGIS's own choice (the active layer) stays."""
+    Returns the layer chosen, or None when QGIS's own choice (the active layer) stays. Only in
+    the main thread: an algorithm created by a background task has no dialog."""
+    app = QCoreApplication.instance()
+    if app is None or QThread.currentThread() != app.thread():
+        return None
     layer = preferred_layer(wanted, exclude)
     if layer is not None:
         param.setGuiDefaultValueOverride(layer.id())
