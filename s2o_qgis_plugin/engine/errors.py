@@ -214,13 +214,14 @@ def damaged_input(path, detail: str) -> str:
 
 
 def tile_too_large(tile: int, smaller: int | None, batch: int) -> str:
+    w = words()
     if smaller is None:
         return (f"tile {tile} is too large for the memory available, and no smaller tile works "
-                "with this model: close other programs, or set device to cpu (a computer has "
-                "more memory than its GPU)")
+                f"with this model: close other programs, or {w.set_to('device', 'cpu')} (a "
+                "computer has more memory than its GPU)")
     also = " and batch 1" if batch > 1 else ""
     return (f"tile {tile} too large for the memory available: try {smaller}{also} "
-            "(tile size option)")
+            f"({w.option('tile_size')})")
 
 
 # -- warnings (logged, the run goes on) ------------------------------------------------------------
