@@ -81,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help="Sentinel-1 raster (any GDAL format)")
     p.add_argument("output", metavar="OUTPUT", help="GeoTIFF to write (.tif)")
+    add_translation_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no messages")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def add_translation_options(p: argparse.ArgumentParser) -> None:
+    """The options of translate_raster (--model, --tile, --device, --input-scale, --bands,
+    --threads, --batch), shared with the commands that run it on many scenes."""
     p.add_argument("--model", metavar="PATH",
                    help="s2o ONNX model (default: the embedded model that fits the input's "
                         "bands, VV+VH or VV only; see below)")
@@ -99,9 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads for inference (default: onnxruntime's choice)")
     p.add_argument("--batch", metavar="N", type=int, default=1,
                    help="tiles per inference call (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar, no messages")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return p
 
 
 def _error(message: str) -> None:

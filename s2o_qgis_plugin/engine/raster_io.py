@@ -261,6 +261,27 @@ def scale_offset_notes(src, bands: Sequence[int]) -> list[str]:
             if (src.scales[b - 1], src.offsets[b - 1]) != (1.0, 0.0)]
 
 
+def invalid_pixels(data: np.ndarray, nodata: Sequence[float | None]) -> np.ndarray:
+    """(h, w) bool: True where any band of ``data`` (C, h, w), the values as stored (float32),
+    is NaN/inf or equals its band's ``nodata`` value (None or NaN: no such value)."""
+    invalid = ~np.isfinite(data).all(axis=0)
+    for c, nd in enumerate(nodata):
+        if nd is not None and not np.isnan(nd):
+            invalid |= data[c] == np.float32(nd)
+    return invalid
+
+
+def apply_scale_offset(data: np.ndarray, scales: Sequence[float],
+                       offsets: Sequence[float]) -> np.ndarray:
+    """value = stored x scale + offset, per band of ``data`` (C, h, w) float32, in place."""
+    for c, (scale, offset) in enumerate(zip(scales, offsets, strict=True)):
+        if scale != 1.0:
+            data[c] *= np.float32(scale)
+        if offset != 0.0:
+            data[c] += np.float32(offset)
+    return data
+
+
 def read_window(src, bands: Sequence[int], row: int, col: int, height: int, width: int):
     """Read ``bands`` (1-based) over a window that may reach outside the scene.
 
@@ -285,23 +306,16 @@ def read_window(src, bands: Sequence[int], row: int, col: int, height: int, widt
     check_real_bands(src, bands)
     try:
         data = src.read(bands, window=win, out_dtype="float32")
-        invalid = ~np.isfinite(data).all(axis=0)
-        for c, b in enumerate(bands):
-            nd = src.nodatavals[b - 1]
-            if nd is not None and not np.isnan(nd):
-                invalid |= data[c] == np.float32(nd)
+        invalid = invalid_pixels(data, [src.nodatavals[b - 1] for b in bands])
+        for b in bands:
             if _has_gdal_mask(src, b):
                 invalid |= src.read_masks(b, window=win) == 0
     except (RasterioError, OSError) as exc:
         where = (f"rows {win.row_off}..{win.row_off + win.height - 1}, columns "
                  f"{win.col_off}..{win.col_off + win.width - 1}")
         raise InputError(errors.damaged_input(src.name, f"{where}: {exc}")) from exc
-    for c, b in enumerate(bands):
-        scale, offset = src.scales[b - 1], src.offsets[b - 1]
-        if scale != 1.0:
-            data[c] *= np.float32(scale)
-        if offset != 0.0:
-            data[c] += np.float32(offset)
+    apply_scale_offset(data, [src.scales[b - 1] for b in bands],
+                       [src.offsets[b - 1] for b in bands])
     if ri is not None:  # one axis at a time (np.take): 4x faster than 2-D fancy indexing
         data = np.take(np.take(data, ri, axis=1), ci, axis=2)
         invalid = np.take(np.take(invalid, ri, axis=0), ci, axis=1)
@@ -310,8 +324,21 @@ def read_window(src, bands: Sequence[int], row: int, col: int, height: int, widt
 
 def sample_blocks(src, bands: Sequence[int], size: int = SAMPLE_SIZE,
                   per_axis: int = SAMPLES_PER_AXIS) -> list[np.ndarray]:
-    """Up to ``per_axis**2`` windows of ``size x size`` pixels spread evenly over the raster,
-    each (C, h, w) float32 with NaN where invalid: what the "auto" input scale looks at."""
+    """Up to ``per_axis**2`` windows of ``size x size`` pixels spread evenly over the raster
+    (:func:`sample_windows`), each (C, h, w) float32 with NaN where invalid: what the "auto"
+    input scale looks at."""
+    out = []
+    for r, c, h, w in sample_windows(src.height, src.width, size, per_axis):
+        data, valid = read_window(src, bands, r, c, h, w)
+        data[:, ~valid] = np.nan
+        out.append(data)
+    return out
+
+
+def sample_windows(height: int, width: int, size: int = SAMPLE_SIZE,
+                   per_axis: int = SAMPLES_PER_AXIS) -> list[tuple[int, int, int, int]]:
+    """(row, col, height, width) of the windows :func:`sample_blocks` reads: up to
+    ``per_axis`` evenly spaced starts along each axis, windows of at most ``size`` pixels."""
 
     def starts(n):
         if n <= size:
@@ -319,14 +346,8 @@ def sample_blocks(src, bands: Sequence[int], size: int = SAMPLE_SIZE,
         k = min(per_axis, -(-n // size))
         return sorted({round(i * (n - size) / (k - 1)) for i in range(k)})
 
-    out = []
-    for r in starts(src.height):
-        for c in starts(src.width):
-            data, valid = read_window(src, bands, r, c, min(size, src.height),
-                                      min(size, src.width))
-            data[:, ~valid] = np.nan
-            out.append(data)
-    return out
+    return [(r, c, min(size, height), min(size, width))
+            for r in starts(height) for c in starts(width)]
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -508,6 +529,16 @@ def verify_raster(path, shape: RasterShape) -> None:
     except (RasterioError, OSError) as exc:
         raise _ReadBackError(str(exc).strip().splitlines()[0] if str(exc).strip()
                               else type(exc).__name__) from exc
+
+
+def read_back_problem(path, shape: RasterShape) -> str | None:
+    """Why ``path`` does not read back as a finished raster of ``shape`` (:func:`verify_raster`),
+    in words; None when it does."""
+    try:
+        verify_raster(path, shape)
+    except _ReadBackError as exc:
+        return str(exc)
+    return None
 
 
 def _sync(path, folder: bool = False) -> None:

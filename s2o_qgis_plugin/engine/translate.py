@@ -95,6 +95,7 @@ def translate_raster(
     progress: Callable[[float], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
     log: Callable[[str], None] | None = None,
+    loader: Callable[..., S2OModel] = S2OModel.load,
 ) -> TranslateResult:
     """Translate the Sentinel-1 raster ``src`` into the RGB GeoTIFF ``dst``.
 
@@ -108,7 +109,8 @@ def translate_raster(
     ``progress(percent)`` is called with 0..100, monotonically; ``is_cancelled()`` is polled
     between batches (Cancelled is raised and nothing is left at ``dst``); ``log(message)``
     receives the model (which, why, the product it imitates), provider, bands, scale decision
-    and grid.
+    and grid. ``loader(path, device, threads)`` opens a model file (default S2OModel.load; a
+    runner of many scenes passes a cache, so that a process loads each model once).
 
     Raises InputError, ModelError, OutputError or Cancelled with a message for the user.
     """
@@ -131,11 +133,12 @@ def translate_raster(
         refuse_optical(ds)
         choice = ""
         if model is None:
-            s2o, choice = _embedded_model(ds, bands, device, threads)
+            s2o, choice = embedded_model(ds.descriptions, ds.count, bands, device, threads,
+                                         loader)
             say(f"model: the embedded {layout_name(s2o.meta.input_bands)} model, picked because "
                 f"{choice}")
         else:
-            s2o = model if isinstance(model, S2OModel) else S2OModel.load(model, device, threads)
+            s2o = model if isinstance(model, S2OModel) else loader(model, device, threads)
         meta = s2o.meta
         say(f"model {meta.name} {meta.version} ({s2o.path.name}), {meta.product}, "
             f"on {s2o.provider}")
@@ -194,13 +197,16 @@ def _smaller_tile(tile: int, size_multiple: int, halo: int) -> int | None:
     return half if half < tile else None
 
 
-def _embedded_model(ds, bands, device, threads) -> tuple[S2OModel, str]:
-    """The embedded model that fits the bands of ``ds`` (or the ``bands`` chosen), and why.
-    The raster is checked against that layout before the model is looked for, so a raster no
-    embedded model can read is refused for what it is, not for a missing model."""
-    layout, why = embedded_layout(ds.descriptions, ds.count, bands)
-    choose_bands(ds.descriptions, ds.count, bands, layout)
-    s2o = S2OModel.load(embedded_model_path(layout, why), device, threads)
+def embedded_model(descriptions, count: int, bands=None, device: str = "auto",
+                   threads: int | None = None,
+                   loader: Callable[..., S2OModel] = S2OModel.load) -> tuple[S2OModel, str]:
+    """The embedded model that fits a raster of ``count`` bands described ``descriptions`` (or
+    the ``bands`` chosen), and why, opened with ``loader(path, device, threads)``. The raster
+    is checked against that layout before the model is looked for, so a raster no embedded
+    model can read is refused for what it is, not for a missing model."""
+    layout, why = embedded_layout(descriptions, count, bands)
+    choose_bands(descriptions, count, bands, layout)
+    s2o = loader(embedded_model_path(layout, why), device, threads)
     if tuple(s2o.meta.input_bands) != layout:
         raise ModelError(
             f"the embedded model {s2o.path} takes {'+'.join(s2o.meta.input_bands)}, not "
@@ -214,6 +220,27 @@ def output_tags(model: S2OModel) -> dict:
     meta = model.meta
     return {TAG_MODEL: f"{meta.name} {meta.version}", TAG_MODEL_FILE: model.path.name,
             TAG_S2_LEVEL: meta.s2_level, TAG_PRODUCT: meta.product}
+
+
+def network_input(data: np.ndarray, valid: np.ndarray, scale: str, db_range) -> np.ndarray:
+    """The network input of one read window: ``data`` (C, h, w), the values read in ``scale``,
+    mapped to [-1, 1]; pixels not ``valid`` set to NODATA_INPUT."""
+    x = sar_to_network(data, scale, db_range)
+    x[:, ~valid] = NODATA_INPUT
+    return x
+
+
+def output_dn(y: np.ndarray | None, tile: Tile, valid: np.ndarray, value_range,
+              dn_range) -> np.ndarray:
+    """The pixels ``tile`` writes (3, height, width) uint16 from the network's output ``y`` for
+    its read window (None: no valid pixel, no inference): the halo cropped, reflectance x 10000,
+    OUTPUT_NODATA where the input's crop is not ``valid``."""
+    if y is None:
+        return np.full((3, tile.height, tile.width), raster_io.OUTPUT_NODATA, np.uint16)
+    rs, cs = tile.crop
+    dn = network_to_uint16(y[:, rs, cs], value_range, dn_range, raster_io.MIN_VALID_DN)
+    dn[:, ~valid] = raster_io.OUTPUT_NODATA
+    return dn
 
 
 class _Job:
@@ -233,9 +260,7 @@ class _Job:
                                                 t.read_height, t.read_width)
             core = valid[t.crop]
             if core.any():
-                x = sar_to_network(data, self.scale, self.db_range)
-                x[:, ~valid] = NODATA_INPUT
-                inputs.append(x)
+                inputs.append(network_input(data, valid, self.scale, self.db_range))
             else:
                 inputs.append(None)
             valids.append(core)
@@ -250,13 +275,7 @@ class _Job:
 
     def write(self, out, tiles: list[Tile], outputs, valids) -> None:
         for t, y, valid in zip(tiles, outputs, valids, strict=True):
-            if y is None:
-                dn = np.full((3, t.height, t.width), raster_io.OUTPUT_NODATA, np.uint16)
-            else:
-                rs, cs = t.crop
-                dn = network_to_uint16(y[:, rs, cs], self.value_range, self.dn_range,
-                                       raster_io.MIN_VALID_DN)
-                dn[:, ~valid] = raster_io.OUTPUT_NODATA
+            dn = output_dn(y, t, valid, self.value_range, self.dn_range)
             try:
                 out.write(dn, window=Window(t.col, t.row, t.width, t.height))
             except (RasterioError, OSError) as exc:
