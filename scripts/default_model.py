@@ -9,8 +9,9 @@ Expects, under RUNS (each a `training/train.py --out-dir`, run with `--keep-ever
   full/, base/, pix2pix/   the comparison at one equal, shorter budget (--compare-epochs);
              full/ may be the same run as dual/ (its kept copies up to that epoch are used)
 Then:
-0. every run's checkpoint is chosen on the VALIDATION split alone (kept epoch copies; for the
-   comparison only copies up to --compare-epochs), by SELECTION_RULE;
+0. every run's checkpoint is chosen on the VALIDATION split alone (kept epoch copies and the
+   weight averages of the last 3 and 5 of them; for the comparison only copies up to
+   --compare-epochs), by SELECTION_RULE;
 1. everything is scored on the held-out TEST split (locations never used for training or
    selection): per scene PSNR, SSIM and per-channel correlation, and the three floors;
 2. both shipped models are exported (engine-validated, parity-checked) with their level and
@@ -43,7 +44,7 @@ from export.export_onnx import BEN_CREDIT, export
 from s2o_qgis_plugin._version import __version__
 from s2o_qgis_plugin.engine.metadata import s2_level_label
 from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH, VV_MODEL_PATH
-from training.cyclegan import load_checkpoint
+from training.cyclegan import average_checkpoints, load_checkpoint
 from training.evaluate import (
     FLOOR_MEAN,
     Row,
@@ -68,6 +69,9 @@ def epoch_of(path: Path) -> int:
     return int(path.stem.removeprefix("checkpoint_epoch"))
 
 
+AVERAGE_LAST = (3, 5)
+
+
 def selection_score(row: Row, floor: Row) -> float:
     """SELECTION_RULE: dB above the training-mean floor, plus 10 x correlation (0.1 of
     correlation weighs as 1 dB), both means over the validation images."""
@@ -83,6 +87,12 @@ def select_on_val(run: Path, data_root: Path, max_epoch: int | None = None
     if not candidates:
         raise FileNotFoundError(f"{run} has no kept checkpoint_epochNNN.pt (train with "
                                 f"--keep-every N)")
+    copies = list(candidates)
+    for k in AVERAGE_LAST:  # weight averages of the last k copies (SWA-like) compete too
+        if len(copies) >= 2 * k:
+            last = copies[-k:]
+            name = f"average_epoch{epoch_of(last[0]):03d}-{epoch_of(last[-1]):03d}.pt"
+            candidates.append(average_checkpoints(last, run / name))
     cfg, _ = load_checkpoint(candidates[0])
     floor = floor_rows(cfg, cfg.data_kind, str(data_root), "val")[0]
     table = {}
@@ -90,7 +100,7 @@ def select_on_val(run: Path, data_root: Path, max_epoch: int | None = None
         row = evaluate_checkpoint(c, None, str(data_root), "val", "cpu", name=c.name)
         table[c.name] = dict(psnr=round(row.psnr, 3), corr=round(row.corr, 4),
                              score=round(selection_score(row, floor), 3))
-    best = max(candidates, key=lambda c: table[c.name]["score"])
+    best = max(candidates, key=lambda c: (table[c.name]["score"], c.name))
     return best, dict(floor_psnr=round(floor.psnr, 3), candidates=table, chosen=best.name)
 
 

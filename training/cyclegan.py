@@ -254,3 +254,23 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[TrainC
         {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     )
     return cfg, generator.eval()
+
+
+def average_checkpoints(paths, out: str | os.PathLike) -> Path:
+    """Write a checkpoint whose generators' weights are the mean of those of ``paths`` (kept
+    copies of one run; the generators have no normalisation statistics, so a weight average is
+    a network of the same kind, as in stochastic weight averaging). It holds what
+    load_checkpoint and the exporter read: format, the last copy's config, the generators."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("average_checkpoints needs at least one checkpoint")
+    states = [read_checkpoint(p)["model"]["generators"] for p in paths]
+    if any(s.keys() != states[0].keys() for s in states):
+        raise ValueError(f"{paths} do not hold the same generators: cannot average them")
+    mean = {k: (torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
+                if v.is_floating_point() else v) for k, v in states[0].items()}
+    last = read_checkpoint(paths[-1])
+    save_checkpoint(out, {"format": CKPT_FORMAT, "config": last["config"],
+                          "model": {"generators": mean},
+                          "averaged_from": [p.name for p in paths]})
+    return Path(out)

@@ -132,3 +132,37 @@ def test_real_bigearthnet_patch(tmp_path, model, folder, scale):
         assert b.crs.to_epsg() // 100 == 326  # UTM north
         out = b.read()
     assert out.shape == (3, 120, 120) and out.min() >= 1 and out.std() > 10
+
+
+HELDOUT = ROOT / "tests" / "data" / "heldout"
+
+
+def test_one_band_vv_scene_uses_the_embedded_vv_model(tmp_path):
+    """A real Sentinel-1 scene the models never saw (Hefei, SEN12MS), VV alone in dB with a
+    nodata block: the embedded VV-only model translates it, georeferenced, nodata carried."""
+    from s2o_qgis_plugin.engine.model import VV_MODEL_PATH
+    from s2o_qgis_plugin.engine.raster_io import OUTPUT_NODATA
+    from s2o_qgis_plugin.engine.translate import TAG_MODEL_FILE
+
+    with rasterio.open(HELDOUT / "hefei_s1.tif") as s:
+        vv, profile = s.read(1), s.profile
+    vv[100:140, 30:90] = -9999.0
+    profile.update(count=1, nodata=-9999.0)
+    src = tmp_path / "hefei_vv.tif"
+    with rasterio.open(src, "w", **profile) as d:
+        d.write(vv, 1)
+        d.set_band_description(1, "VV")
+    dst = tmp_path / "hefei_optical.tif"
+    r = cli(src, dst, "--tile", 128, "--threads", 1, "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert f"model: {VV_MODEL_PATH}" in r.stdout.splitlines()
+    with rasterio.open(dst) as out, rasterio.open(src) as inp:
+        assert (out.count, out.crs, out.transform) == (3, inp.crs, inp.transform)
+        assert out.tags()[TAG_MODEL_FILE] == VV_MODEL_PATH.name
+        rgb = out.read()
+    assert out.nodata == OUTPUT_NODATA
+    assert (rgb[:, 100:140, 30:90] == OUTPUT_NODATA).all()
+    valid = np.ones(vv.shape, bool)
+    valid[100:140, 30:90] = False
+    assert (rgb[:, valid] != OUTPUT_NODATA).mean() > 0.99  # a picture wherever the radar saw
+    assert float(rgb[:, valid].std()) > 20  # not one flat colour
