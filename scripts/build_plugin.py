@@ -5,7 +5,8 @@
                                                   and enable it for qgis_process
 
 The zip holds one folder, s2o_qgis_plugin/, with metadata.txt copied in (metadata.txt at the
-repository root is the single source of name and version). No tests, training or export code.
+repository root is the single source of name and version). No tests, training or export code,
+nor the Dask layer (s2o_qgis_plugin/distributed: pip install s2o[distributed]).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = ROOT / "s2o_qgis_plugin"
 PLUGIN_NAME = PLUGIN_DIR.name
-EXCLUDE_DIRS = {"__pycache__", "_deps", ".pytest_cache"}
+EXCLUDE_DIRS = {"__pycache__", "_deps", ".pytest_cache",
+                "distributed"}  # the Dask layer (pip install s2o[distributed]): not for QGIS
 EXCLUDE_SUFFIXES = {".pyc", ".pyo"}
 
 sys.path.insert(0, str(ROOT))

@@ -6,7 +6,7 @@
 #  2. a venv made by Debian's own python3.11 with --system-site-packages, so it sees QGIS's
 #     bindings and GDAL;
 #  3. the pinned Python packages: torch==2.13.0 first (a bare torch pulls a CUDA build of GBs),
-#     then this project in editable mode with its training, export and dev extras,
+#     then this project in editable mode with its training, export, dev and distributed extras,
 #     numpy<2 (Debian's GDAL/QGIS are built on numpy 1.24) and affine<3.
 # A stamp (hash of this script and pyproject.toml) makes a second run a no-op.
 set -euo pipefail
@@ -57,6 +57,6 @@ fi
 PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 log "installing pinned packages into $VENV"
 "${PIP[@]}" "torch==2.13.0" 2>&1 | { grep -v "is ignored: it is neither" || true; }
-"${PIP[@]}" -e "$ROOT[training,export,dev]" "numpy>=1.24,<2" "affine<3" "torch==2.13.0" 2>&1 | { grep -v "is ignored: it is neither" || true; }
+"${PIP[@]}" -e "$ROOT[training,export,dev,distributed]" "numpy>=1.24,<2" "affine<3" "torch==2.13.0" 2>&1 | { grep -v "is ignored: it is neither" || true; }
 echo "$stamp_value" > "$VENV/.s2o-stamp"
 log "ready: $VENV"
