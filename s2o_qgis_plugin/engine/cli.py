@@ -27,7 +27,7 @@ from .errors import (
 )
 from .model import DEVICES
 from .radiometry import INPUT_SCALES
-from .signals import termination_raises
+from .signals import received, termination_raises
 
 PROG = "s2o-translate"
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
@@ -145,12 +145,17 @@ def main(argv=None) -> int:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         error = interrupted(args.output, None if signum == signal.SIGINT else signum)
         code = EXIT_SIGNAL_BASE + signum
-    except S2OError as exc:
-        error = str(exc)
-        code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)),
-                    EXIT_FAILURE)
-    except Exception as exc:  # a bug: say so, with the type, and give a distinct status
-        error, code = unexpected_failure(exc), EXIT_FAILURE
+    except Exception as exc:
+        signum = received()
+        if signum is not None:  # a failure after a signal (signals.received) is the signal's
+            error = interrupted(args.output, None if signum == signal.SIGINT else signum)
+            code = EXIT_SIGNAL_BASE + signum
+        elif isinstance(exc, S2OError):
+            error = str(exc)
+            code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)),
+                        EXIT_FAILURE)
+        else:  # a bug: say so, with the type, and give a distinct status
+            error, code = unexpected_failure(exc), EXIT_FAILURE
     finally:
         if bar is not None:
             bar.close()

@@ -151,7 +151,10 @@ def open_raster(path):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             src = rasterio.open(name)
     except (RasterioError, OSError) as exc:  # RasterioIOError is an OSError
-        raise InputError(f"{name} is not a raster GDAL can read ({exc})") from exc
+        problem = None if is_gdal_virtual(name) else _tiff_cut_short(name)
+        if problem:  # GDAL >= 3.10 refuses such a file on opening
+            raise InputError(errors.damaged_input(name, problem)) from exc
+        raise InputError(f"{name} is not a raster GDAL can read ({gdal_words(exc)})") from exc
     try:
         if src.count == 0:
             hint = (f"; it holds subdatasets, open one of them: {src.subdatasets[0]}"
@@ -164,6 +167,40 @@ def open_raster(path):
         src.close()
         raise
     return src
+
+
+def gdal_words(exc: BaseException) -> str:
+    """GDAL's own words for a rasterio error. rasterio >= 1.4 raises "Read failed. See previous
+    exception for details." with GDAL's error as its cause; earlier versions say it directly."""
+    seen = exc
+    while seen is not None:
+        text = str(seen)
+        if text and "See previous exception" not in text:
+            return text
+        seen = seen.__cause__
+    return str(exc)
+
+
+def _tiff_cut_short(name: str) -> str | None:
+    """For a local TIFF whose first directory lies beyond the file's end (cut short before its
+    header's directory, which GDAL writes last), that in words; None otherwise."""
+    try:
+        with open(name, "rb") as f:
+            head = f.read(16)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return None
+    order = {b"II": "little", b"MM": "big"}.get(head[:2])
+    if order is None or len(head) < 16:
+        return None
+    version = int.from_bytes(head[2:4], order)
+    if version not in (42, 43):  # classic TIFF, BigTIFF
+        return None
+    offset = int.from_bytes(head[4:8] if version == 42 else head[8:16], order)
+    if offset + 2 <= size:
+        return None
+    return (f"it is cut short: its first directory starts at byte {offset:,} but the file has "
+            f"{size:,} bytes")
 
 
 def _block_problem(ds, every_block_written: bool = False) -> str | None:
@@ -313,7 +350,7 @@ def read_window(src, bands: Sequence[int], row: int, col: int, height: int, widt
     except (RasterioError, OSError) as exc:
         where = (f"rows {win.row_off}..{win.row_off + win.height - 1}, columns "
                  f"{win.col_off}..{win.col_off + win.width - 1}")
-        raise InputError(errors.damaged_input(src.name, f"{where}: {exc}")) from exc
+        raise InputError(errors.damaged_input(src.name, f"{where}: {gdal_words(exc)}")) from exc
     apply_scale_offset(data, [src.scales[b - 1] for b in bands],
                        [src.offsets[b - 1] for b in bands])
     if ri is not None:  # one axis at a time (np.take): 4x faster than 2-D fancy indexing
