@@ -81,7 +81,8 @@ class S2OPlugin:
         if not ok:
             missing = deps.missing_for(*self.dialog.algorithm().REQUIRES)
             self.dialog.messageBar().pushMessage(
-                "Cannot run yet", f"{_listing(missing)} missing: see the help.", Qgis.Warning
+                "Cannot run yet", f"{_listing(missing)} missing: see the help.",
+                Qgis.MessageLevel.Warning,
             )
             self.dialog.runButton().setEnabled(False)
         self.dialog.show()
@@ -113,7 +114,7 @@ class S2OPlugin:
         button.clicked.connect(self.install_dependencies)
         widget.layout().addWidget(button)
         self._close_message()
-        self.message = bar.pushWidget(widget, Qgis.Warning)
+        self.message = bar.pushWidget(widget, Qgis.MessageLevel.Warning)
         return missing
 
     def _add_install_action(self):
@@ -138,7 +139,8 @@ class S2OPlugin:
         bar = self.iface.messageBar()
         missing = deps.missing_packages()
         if not missing:
-            bar.pushMessage(PLUGIN_NAME, "all Python dependencies are installed.", Qgis.Info)
+            bar.pushMessage(PLUGIN_NAME, "all Python dependencies are installed.",
+                            Qgis.MessageLevel.Info)
             return
         if self.task is not None:
             return
@@ -148,11 +150,11 @@ class S2OPlugin:
             f"installing {_listing(missing)} into {deps.DEPS_DIR} (about "
             f"{deps.download_mb(missing)} MB to download); pip's output is in the Log Messages "
             f"panel, tab {LOG_TAG}.",
-            Qgis.Info,
+            Qgis.MessageLevel.Info,
         )
 
         def log(line):
-            QgsMessageLog.logMessage(line, LOG_TAG, Qgis.Info)
+            QgsMessageLog.logMessage(line, LOG_TAG, Qgis.MessageLevel.Info)
 
         def run(task):
             deps.install(missing, log=log)
@@ -162,15 +164,15 @@ class S2OPlugin:
             self.task = None
             if exception is None:
                 bar.pushMessage(PLUGIN_NAME, f"installed {_listing(result)}: every algorithm "
-                                             "can run now.", Qgis.Success)
+                                             "can run now.", Qgis.MessageLevel.Success)
                 self.check_dependencies()
             else:
-                QgsMessageLog.logMessage(str(exception), LOG_TAG, Qgis.Critical)
+                QgsMessageLog.logMessage(str(exception), LOG_TAG, Qgis.MessageLevel.Critical)
                 bar.pushMessage(
                     PLUGIN_NAME,
                     f"installation failed: {str(exception).splitlines()[0]} (pip's output is in "
                     f"the Log Messages panel). Command: {' '.join(deps.install_command(missing))}",
-                    Qgis.Critical,
+                    Qgis.MessageLevel.Critical,
                 )
 
         self.task = QgsTask.fromFunction(

@@ -16,12 +16,10 @@ from pathlib import Path
 from osgeo import gdal
 from qgis.core import (
     QgsContrastEnhancement,
-    QgsMapLayerType,
     QgsMultiBandColorRenderer,
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterNumber,
     QgsProject,
     QgsRasterLayer,
@@ -41,6 +39,8 @@ from ..engine.errors import (
     speaking,
     unexpected_failure,
 )
+from ..engine.signals import received
+from ..qgis_enums import NUMBER_INTEGER, PARAMETER_ADVANCED, RASTER_LAYER
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 GROUP = "SAR to optical"
@@ -101,6 +101,15 @@ class S2OAlgorithm(QgsProcessingAlgorithm):
             return False, why[0].upper() + why[1:]
         return True, ""
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        """QGIS's checks. When one fails on a raster file QGIS cannot load (GDAL >= 3.10 refuses
+        a GeoTIFF cut short, which QGIS then calls "not found"), the engine's words for what is
+        wrong with the file take the place of QGIS's."""
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            message = unreadable_raster_file(self, parameters) or message
+        return ok, message
+
     def tr(self, text):
         return QCoreApplication.translate("S2O", text)
 
@@ -113,14 +122,34 @@ def tile_size_parameter(name, label, default, minimum, maximum, *, advanced=Fals
     param = QgsProcessingParameterNumber(
         name,
         label,
-        QgsProcessingParameterNumber.Integer,
+        NUMBER_INTEGER,
         defaultValue=default,
         minValue=minimum,
         maxValue=maximum,
     )
     if advanced:
-        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        param.setFlags(param.flags() | PARAMETER_ADVANCED)
     return param
+
+
+def unreadable_raster_file(algorithm, parameters) -> str | None:
+    """Why the engine cannot open a raster parameter given as the path of an existing file
+    (damaged, or no raster), in its words; None when every such file opens, or when the engine
+    cannot be asked (rasterio missing)."""
+    for definition in algorithm.parameterDefinitions():
+        value = parameters.get(definition.name())
+        if definition.type() != "raster" or not isinstance(value, str) \
+                or not os.path.isfile(value):
+            continue
+        try:
+            from ..engine.raster_io import open_raster
+        except ImportError:
+            return None
+        try:
+            open_raster(value).close()
+        except S2OError as exc:
+            return str(exc)
+    return None
 
 
 def gdal_file_source(layer: QgsRasterLayer, what: str = "input") -> str:
@@ -175,6 +204,9 @@ def engine_errors(destination: str = "the destination"):
     except Interrupted as exc:
         raise QgsProcessingException(interrupted(destination, exc.signum)) from exc
     except Exception as exc:  # a bug: said as one, with what to report
+        signum = received()  # unless it followed a termination signal (engine.signals)
+        if signum is not None:
+            raise QgsProcessingException(interrupted(destination, signum)) from exc
         raise QgsProcessingException(unexpected_failure(exc)) from exc
 
 
@@ -195,7 +227,7 @@ def output_path(path: str) -> str:
 # -- the input layer a dialog preselects -----------------------------------------------------------
 def layer_kind(layer) -> str:
     """input_kind.SAR, OPTICAL or UNKNOWN for a project layer, from its GDAL header."""
-    if layer is None or layer.type() != QgsMapLayerType.RasterLayer \
+    if layer is None or layer.type() != RASTER_LAYER \
             or layer.providerType() != GDAL_PROVIDER:
         return input_kind.UNKNOWN
     with _gdal_quiet():
@@ -221,7 +253,7 @@ def preferred_layer(wanted: str, exclude=()):
         iface = None
     active = iface.activeLayer() if iface is not None else None
     layers = [lyr for lyr in QgsProject.instance().layerTreeRoot().layerOrder()
-              if lyr.type() == QgsMapLayerType.RasterLayer and lyr not in exclude]
+              if lyr.type() == RASTER_LAYER and lyr not in exclude]
     kinds = {lyr.id(): layer_kind(lyr) for lyr in layers}
     other = input_kind.OPTICAL if wanted == input_kind.SAR else input_kind.SAR
     if active in layers and kinds[active.id()] != other:
@@ -262,7 +294,9 @@ def apply_true_colour(layer: QgsRasterLayer, stretch=RGB_STRETCH) -> None:
         enhancement = QgsContrastEnhancement(provider.dataType(band))
         enhancement.setMinimumValue(lo)
         enhancement.setMaximumValue(hi)
-        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+        enhancement.setContrastEnhancementAlgorithm(
+            QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum
+        )
         setter(enhancement)
     layer.setRenderer(renderer)
     layer.triggerRepaint()

@@ -14,6 +14,7 @@ from .. import deps
 from ..engine.errors import DIALOG
 from ..engine.radiometry import INPUT_SCALES
 from ..engine.tiling import MAX_TILE
+from ..qgis_enums import NUMBER_DOUBLE, NUMBER_INTEGER
 from .common import (
     OutputLayer,
     S2OAlgorithm,
@@ -92,7 +93,7 @@ class DespeckleAlgorithm(S2OAlgorithm):
             QgsProcessingParameterNumber(
                 ITERATIONS,
                 self.tr("Iterations"),
-                QgsProcessingParameterNumber.Integer,
+                NUMBER_INTEGER,
                 defaultValue=DEFAULT_ITERATIONS,
                 minValue=1,
                 maxValue=MAX_ITERATIONS,
@@ -102,7 +103,7 @@ class DespeckleAlgorithm(S2OAlgorithm):
             QgsProcessingParameterNumber(
                 KAPPA,
                 self.tr("Edge threshold kappa (dB)"),
-                QgsProcessingParameterNumber.Double,
+                NUMBER_DOUBLE,
                 defaultValue=DEFAULT_KAPPA,
             )
         )
@@ -110,7 +111,7 @@ class DespeckleAlgorithm(S2OAlgorithm):
             QgsProcessingParameterNumber(
                 TIME_STEP,
                 self.tr("Time step (at most 0.25)"),
-                QgsProcessingParameterNumber.Double,
+                NUMBER_DOUBLE,
                 defaultValue=DEFAULT_TIME_STEP,
             )
         )

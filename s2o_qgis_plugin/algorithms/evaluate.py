@@ -12,6 +12,7 @@ from qgis.core import (
 
 from .. import deps
 from ..engine import input_kind
+from ..qgis_enums import NUMBER_DOUBLE
 from .common import S2OAlgorithm, engine_callbacks, engine_errors, gdal_file_source, prefer_input
 
 PREDICTION = "PREDICTION"
@@ -84,14 +85,18 @@ class EvaluateAlgorithm(S2OAlgorithm):
             QgsProcessingParameterNumber(
                 STRETCH,
                 self.tr("Stretch (value shown as 255)"),
-                QgsProcessingParameterNumber.Double,
+                NUMBER_DOUBLE,
                 defaultValue=DEFAULT_STRETCH,
                 minValue=1e-6,
             )
         )
         self.addParameter(
             QgsProcessingParameterFileDestination(
-                OUTPUT_HTML_FILE, self.tr("Report"), self.tr("HTML files (*.html)")
+                OUTPUT_HTML_FILE,
+                self.tr("Report"),
+                self.tr("HTML files (*.html)"),
+                optional=True,
+                createByDefault=True,
             )
         )
         self.addOutput(QgsProcessingOutputNumber(PSNR, self.tr("PSNR (dB)")))
@@ -118,7 +123,7 @@ class EvaluateAlgorithm(S2OAlgorithm):
         pred_bands = self.parameterAsInts(parameters, PREDICTION_BANDS, context)
         ref_bands = self.parameterAsInts(parameters, REFERENCE_BANDS, context)
         stretch = self.parameterAsDouble(parameters, STRETCH, context)
-        report = self.parameterAsFileOutput(parameters, OUTPUT_HTML_FILE, context)
+        report = self.parameterAsFileOutput(parameters, OUTPUT_HTML_FILE, context) or None
         with engine_errors():
             deps.require(*self.REQUIRES)
             from ..engine.evaluate import evaluate_rasters
@@ -135,9 +140,7 @@ class EvaluateAlgorithm(S2OAlgorithm):
         feedback.pushInfo(
             f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.4f} over {result.n_pixels} pixels"
         )
-        return {
-            PSNR: result.psnr,
-            SSIM: result.ssim,
-            N_PIXELS: result.n_pixels,
-            OUTPUT_HTML_FILE: report,
-        }
+        outputs = {PSNR: result.psnr, SSIM: result.ssim, N_PIXELS: result.n_pixels}
+        if report:
+            outputs[OUTPUT_HTML_FILE] = report
+        return outputs

@@ -1,5 +1,7 @@
-"""Every test in this folder needs real QGIS (pytest-qgis fixtures)."""
+"""Every test in this folder needs real QGIS (pytest-qgis fixtures), and each one also checks
+that the plugin called no QGIS API that this QGIS deprecates."""
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,18 @@ def s2o(qgis_processing):
     registry.addProvider(provider)
     yield provider
     registry.removeProvider(provider)
+
+
+@pytest.fixture(autouse=True)
+def no_deprecated_api():
+    """Fails a test in which the plugin's own code called deprecated API: sip warns
+    (DeprecationWarning) at the calling line for every QGIS/Qt call deprecated in the running
+    QGIS, so on 3.40 and 3.44 (scripts/qgis_matrix.sh) this is the check for "no API deprecated
+    in 3.40"."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        yield
+    ours = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught
+            if issubclass(w.category, DeprecationWarning)
+            and "s2o_qgis_plugin" in Path(w.filename).parts]
+    assert ours == [], "deprecated API called by the plugin"

@@ -183,6 +183,7 @@ def test_damaged_layer_is_reported_as_such(s2o, model, tmp_path, damage):
             f.write(b"\xff" * size)
         expected = "IReadBlock failed"
     message = refused({"INPUT": str(src), "MODEL": model, "TILE_SIZE": 64, "OUTPUT": str(dst)})
+    message = message.splitlines()[-1]  # QGIS >= 3.40 refuses a file cut short in its checks
     assert message.startswith(f"cannot read the input {src}: ")
     assert expected in message and "The file is damaged or incomplete" in message
     assert_left(dst, earlier)

@@ -12,7 +12,8 @@ from tests.conftest import ROOT
 
 REQUIRED = [
     "name", "qgisMinimumVersion", "description", "about", "version", "author", "email",
-    "repository", "hasProcessingProvider", "supportsQt6", "license", "icon",
+    "repository", "hasProcessingProvider", "qgisMaximumVersion", "supportsQt6", "license",
+    "icon",
 ]
 
 
@@ -31,7 +32,6 @@ def test_required_fields_present_and_non_empty(meta):
 def test_field_values(meta):
     assert meta["qgisMinimumVersion"] == "3.22"
     assert meta["hasProcessingProvider"] == "yes"
-    assert meta["supportsQt6"].lower() in {"yes", "true"}
     assert re.fullmatch(r"\d+\.\d+\.\d+", meta["version"])
     assert (ROOT / "s2o_qgis_plugin" / meta["icon"]).is_file()
 
