@@ -4,17 +4,28 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup test test-unit test-qgis test-gui demo zip install-plugin bench lint clean
+.PHONY: setup test test-plugin test-torch test-unit test-qgis test-gui qgis-matrix demo zip install-plugin bench lint clean
 
 setup:
-	@bash scripts/setup.sh
+	@S2O_VENV=$(VENV) bash scripts/setup.sh
 
-# The whole suite: unit tests (no QGIS in the process), the real-QGIS tests apart, then the
-# GUI tier (the QGIS desktop under Xvfb, about 40 s; screenshots to a temporary folder).
-test: setup
-	$(PY) -m pytest -p no:pytest_qgis -m "not qgis and not gui" tests
-	$(PY) -m pytest -m qgis tests
-	$(PY) -m pytest -p no:pytest_qgis -m gui tests/gui
+# The whole suite in two tiers (tests/conftest.py says which folders are which), then the GUI
+# tier (the QGIS desktop under Xvfb, about 40 s; screenshots to a temporary folder).
+test: test-plugin test-torch
+	$(PY) -m pytest -p no:pytest_qgis --tier plugin -m gui tests/gui
+
+# The plugin tier: engine and plugin tests (no QGIS in the process), then the real-QGIS tests;
+# torch unimportable, as in a QGIS without it. Passes in a venv without torch (S2O_TORCH=0).
+test-plugin: setup
+	$(PY) -m pytest -p no:pytest_qgis --tier plugin -m "not qgis and not gui" tests
+	$(PY) -m pytest --tier plugin -m qgis tests
+
+# The torch tier: training, export, benchmarks; only where setup installed torch.
+test-torch: setup
+	@if $(PY) -c "import torch" 2>/dev/null; then \
+	  echo '$(PY) -m pytest -p no:pytest_qgis --tier torch tests'; \
+	  $(PY) -m pytest -p no:pytest_qgis --tier torch tests; \
+	else echo "test-torch: NOT RUN: no torch in $(VENV) (scripts/setup.sh: S2O_TORCH)"; fi
 
 test-unit: setup
 	$(PY) -m pytest -p no:pytest_qgis -m "not qgis and not gui" tests
@@ -25,6 +36,12 @@ test-qgis: setup
 # The GUI tier alone, keeping its screenshots in docs/gui (the README shows them).
 test-gui: setup
 	S2O_GUI_SHOTS=$(CURDIR)/docs/gui $(PY) -m pytest -p no:pytest_qgis -m gui tests/gui
+
+# The plugin on real QGIS builds (not part of make test: roots of ~2 GB, 10+ minutes each the
+# first time): host, Debian 13 (3.40 LTR), trixie-backports (3.44); writes docs/COMPATIBILITY.md.
+MATRIX ?= host trixie trixie-backports
+qgis-matrix:
+	bash scripts/qgis_matrix.sh $(MATRIX)
 
 # The main job: translate a real Sentinel-1 scene through the plugin's Processing algorithm.
 demo: setup

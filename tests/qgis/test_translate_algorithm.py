@@ -13,8 +13,7 @@ from qgis.core import (
 )
 
 from s2o_qgis_plugin.engine import model as model_module
-from tests.engine.fixtures import make_model
-from tests.export.exported_models import export_untrained
+from tests.engine.fixtures import make_model, model_metadata
 
 CPU = "CPUExecutionProvider"
 
@@ -152,7 +151,9 @@ def test_vv_only_model_uses_the_chosen_band(s2o, tmp_path):
         assert not np.array_equal(da.read(), db.read())  # VH as "VV" gives another image
 
 
-# -- the embedded model that fits the input (real models made by the exporter) ---------------------
+# -- the embedded model that fits the input ---------------------------------------------------
+# (stand-ins made without torch, with the metadata the exporter gives the embedded models; the
+# exporter's own files run through the same choice in tests/export/test_embedded_model_choice.py)
 L2A = "Sentinel-2 L2A-like (surface reflectance)"
 
 
@@ -160,8 +161,10 @@ L2A = "Sentinel-2 L2A-like (surface reflectance)"
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("exported")
     return {
-        "vv": export_untrained(folder, "VV", name="s2o_npde_vv"),
-        "dual": export_untrained(folder, "VV,VH", name="s2o_npde_default"),
+        kind: make_model(folder / f"{stem}.onnx", bands,
+                         meta=model_metadata(bands, name="s2o-npde", version="0.1.0"))
+        for kind, stem, bands in (("vv", "s2o_npde_vv", ("VV",)),
+                                  ("dual", "s2o_npde_default", ("VV", "VH")))
     }
 
 
