@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 from benchmarks import common  # noqa: E402
 
 SCRIPTS = ("bench_engine", "bench_ort_vs_torch", "bench_flops", "bench_memory", "bench_training",
-           "gpu_check")
+           "bench_distributed", "gpu_check")
 DEFAULT_OUT = common.ROOT / "docs" / "PERFORMANCE.md"
 GOAL_HEADER = "| " + " | ".join(common.GOAL_HEADERS) + " |"
 
@@ -102,6 +102,44 @@ def report(results: list[dict], machine: list[tuple[str, str]], note: str, quick
         body = r["output"]
         parts += ["", body or f"## {r['name']}\n\n(no output)"]
     return "\n".join(parts) + "\n"
+
+
+def update_report(path: Path, result: dict) -> None:
+    """Put one script's run (a dict as run_script returns) into the report at ``path``: its
+    section (from its "## " title to the next "## " heading), its rows of the goal summary and
+    its row of the command table replaced, or appended where the report has none yet; a new
+    report when there is no file. For a script run alone after `make bench`."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(report([result], common.machine_info(), "", False))
+        return
+    lines = path.read_text().splitlines()
+    body = result["output"].splitlines()
+    title = body[0]
+    if title in lines:
+        start = lines.index(title)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+                   len(lines))
+        lines[start:end] = body + ([""] if end < len(lines) else [])
+    else:
+        lines += ["", *body]
+    name = result["name"]
+    command = (f"| `{result['command']}` | {common.duration(result['seconds'])} | "
+               f"{common.fmt(result['load'])} | {'ok' if result['ok'] else '**failed**'} |")
+    for header, new_rows, mine in (
+            ("| script " + GOAL_HEADER, goal_rows(name, result["output"]),
+             lambda row: row.startswith(f"| {name} |")),
+            ("| command | run time | load average (1 min) before | status |", [command],
+             lambda row: row.startswith(f"| `python benchmarks/{name}.py"))):
+        if header not in lines:
+            continue
+        first = lines.index(header) + 2  # the header and its |---| line
+        last = first
+        while last < len(lines) and lines[last].startswith("|"):
+            last += 1
+        kept = [row for row in lines[first:last] if not mine(row)]
+        lines[first:last] = kept + new_rows
+    path.write_text("\n".join(lines) + "\n")
 
 
 def main(argv=None) -> int:

@@ -398,7 +398,7 @@ def write_translation(out, dst, *, client=None, progress: Callable[[float], None
 
                 futures = {client.compute(b): w for w, b in blocks}
                 try:
-                    for done, future in enumerate(as_completed(futures), start=1):
+                    for done, future in enumerate(as_completed(futures, loop=client.loop), start=1):
                         write(futures[future], future.result(), done)
                         future.release()
                 except BaseException:

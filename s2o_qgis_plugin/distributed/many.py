@@ -177,7 +177,7 @@ def connect(scheduler: str | None = None, client=None, n_workers: int | None = N
     workers, threads = cluster_size(n_workers, threads_per_worker)
     try:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
     except (OSError, TimeoutError, RuntimeError) as exc:
         raise ClusterError(f"cannot start a local Dask cluster of {workers} worker(s): "
                            f"{exc}") from exc
@@ -301,7 +301,7 @@ def _run(c, scenes, options, reports, progress, say) -> tuple[int, int, str]:
         for i, (src, dst) in enumerate(scenes)
     }
     try:
-        for done, future in enumerate(as_completed(futures), start=1):
+        for done, future in enumerate(as_completed(futures, loop=c.loop), start=1):
             i = futures[future]
             reports[i] = _outcome(future, scenes[i][0], scenes[i][1], existed[i])
             future.release()

@@ -77,6 +77,14 @@ class ModelCache:
 MODELS = ModelCache()
 
 
+def warm(model=None, device: str = "auto", threads: int | None = None) -> str:
+    """Open ``model`` (None: the default embedded model) in this process's cache, as a scene
+    task with these options would (``threads`` None: the worker's); for ``client.run`` before
+    a timed job. Returns the provider onnxruntime gave."""
+    threads = threads if threads is not None else worker_threads()
+    return MODELS.load(model, device, threads).provider
+
+
 def model_loads() -> dict[str, int]:
     """How many times this process opened each model file (path -> loads; device and threads
     apart, the largest count): 1 each when the cache does its job. For ``client.run``."""
@@ -109,6 +117,8 @@ class SceneReport:
     status: str
     reason: str = ""  # why it failed, why it was skipped, or what was replaced
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the worker process's CPU time meanwhile (this task's alone when
+    # the worker has one thread, as s2o-translate-many's LocalCluster does)
     width: int = 0
     height: int = 0
     worker: str = ""  # the Dask worker's address
@@ -178,7 +188,7 @@ def output_problem(src, dst, options: SceneOptions, threads: int | None = None) 
 def translate_scene(src: str, dst: str, options: SceneOptions) -> SceneReport:
     """Translate ``src`` into ``dst`` on this worker (module docstring). Never raises for a
     scene's own failure: the report says FAILED and why."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = SceneReport(src=str(src), dst=str(dst), status=FAILED, worker=_worker_address(),
                          host=socket.gethostname(), pid=os.getpid())
     threads = options.threads if options.threads is not None else worker_threads()
@@ -205,4 +215,5 @@ def translate_scene(src: str, dst: str, options: SceneOptions) -> SceneReport:
         report.reason = unexpected_failure(exc)
     finally:
         report.seconds = time.perf_counter() - started
+        report.cpu_seconds = time.process_time() - cpu
     return report

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ("bench_engine", "bench_ort_vs_torch", "bench_flops", "bench_memory", "bench_training",
-           "gpu_check")
+           "bench_distributed", "gpu_check")
 GOAL_COLUMNS = ["goal", "target", "measured", "met"]
 # the columns of each script's tables (first cells are enough to tell them apart, all are checked)
 EXPECTED = {
@@ -49,6 +49,14 @@ EXPECTED = {
     "bench_training": [
         ["setting", "width / size", "device", "timed steps", "s / step (median)",
          "s / step (best)", "it/s (median)", "data wait s / step (median)", "data share"],
+    ],
+    "bench_distributed": [
+        ["workers", "threads per worker", "scenes", "MP per round", "rounds", "wall s (median)",
+         "scenes per minute", "MP/s", "MP/s per worker",
+         "speed-up vs 1 worker(s) (median, range of paired rounds)",
+         "CPU a worker got while in a task", "MP per CPU-second"],
+        ["measure", "tasks", "ms per task"],
+        ["what", "value"],
     ],
 }
 

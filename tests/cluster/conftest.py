@@ -15,6 +15,6 @@ def cluster():
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=N_WORKERS, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as local, Client(local) as client:
+                      dashboard_address=":0") as local, Client(local) as client:
         client.wait_for_workers(N_WORKERS)
         yield client

@@ -85,6 +85,12 @@ def test_written_output_matches_the_engines_file_with_nodata_carried(tmp_path, c
     assert (pixels[:, 5:9, 200:230] == OUTPUT_NODATA).all()
     assert (pixels[:, 200:] != OUTPUT_NODATA).all()
     assert not list(tmp_path.glob(".*s2o-tmp*"))
+    out.rio.to_raster(tmp_path / "rio.tif")  # rioxarray's writer carries the same
+    with rasterio.open(tmp_path / "rio.tif") as got, rasterio.open(tmp_path / "engine.tif") as ref:
+        assert np.array_equal(got.read(), pixels)
+        for attribute in ("crs", "transform", "nodata", "descriptions"):
+            assert getattr(got, attribute) == getattr(ref, attribute), attribute
+        assert got.tags() == ref.tags()
 
 
 def test_refusals_in_the_engines_words(cluster):
