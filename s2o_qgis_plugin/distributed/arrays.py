@@ -52,6 +52,7 @@ from ..engine import errors, raster_io
 from ..engine.errors import InputError, OutputError
 from ..engine.input_kind import refuse_optical
 from ..engine.metadata import layout_name
+from ..engine.model import check_device
 from ..engine.radiometry import (
     ValueStats,
     check_scale_name,
@@ -244,6 +245,7 @@ def translate_dataarray(
 
     say = log if log is not None else (lambda message: None)
     input_scale = check_scale_name(input_scale)
+    check_device(device)
     batch_size = errors.whole_number(batch_size, "batch size")
     chunk = errors.whole_number(chunk, "chunk")
     arr = _as_bands(arr)

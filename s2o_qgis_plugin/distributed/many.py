@@ -33,8 +33,9 @@ from pathlib import Path
 
 from ..engine import errors, raster_io
 from ..engine.errors import InputError, OutputError, S2OError, whole_number
-from ..engine.model import DEVICES
+from ..engine.model import check_device
 from ..engine.radiometry import check_scale_name
+from ..engine.tiling import validate_tile_size
 from . import OUTPUT_SUFFIX, require
 from .tasks import FAILED, SKIPPED, WRITTEN, SceneOptions, SceneReport, translate_scene
 
@@ -195,10 +196,8 @@ def check_options(options: SceneOptions) -> SceneOptions:
     """Refuse bad options before any task runs (the same checks as translate_raster's)."""
     check_scale_name(options.input_scale)
     whole_number(options.batch_size, "batch size")
-    if isinstance(options.tile_size, bool) or not isinstance(options.tile_size, int):
-        raise InputError(f"tile size must be a whole number of pixels, got {options.tile_size!r}")
-    if options.device not in DEVICES:
-        raise InputError(f"device must be one of {', '.join(DEVICES)}, got {options.device!r}")
+    validate_tile_size(options.tile_size, 1)  # a whole number in range; the model's multiple
+    check_device(options.device)  # and halo are checked by the engine, scene by scene
     if options.threads is not None:
         whole_number(options.threads, "threads")
     return options
@@ -259,6 +258,8 @@ def translate_many(
     its report, never raised.
     """
     say = log if log is not None else (lambda message: None)
+    if client is None:
+        require()
     options = check_options(SceneOptions(
         model=None if model is None else str(Path(model).absolute()),
         bands=None if bands is None else tuple(bands), input_scale=input_scale,

@@ -79,9 +79,15 @@ def _ort():
     return onnxruntime
 
 
-def _requested_providers(ort, device: str) -> list[str]:
+def check_device(device: str) -> str:
+    """``device`` when it is one of DEVICES, else InputError listing them."""
     if device not in DEVICES:
         raise InputError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    return device
+
+
+def _requested_providers(ort, device: str) -> list[str]:
+    check_device(device)
     has_cuda = CUDA in ort.get_available_providers()
     if device == "cuda" and not has_cuda:
         raise ModelError(

@@ -19,7 +19,7 @@ import rasterio
 from s2o_qgis_plugin.distributed import many
 from s2o_qgis_plugin.distributed.cli import EXIT_SCENES_FAILED
 from s2o_qgis_plugin.distributed.many import ClusterError, cluster_size, plan_scenes
-from s2o_qgis_plugin.distributed.tasks import WRITTEN, model_loads
+from s2o_qgis_plugin.distributed.tasks import SKIPPED, WRITTEN, model_loads
 from s2o_qgis_plugin.engine.errors import InputError
 from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH
 from s2o_qgis_plugin.engine.raster_io import OUTPUT_NODATA, TMP_MARK
@@ -194,10 +194,13 @@ def test_a_worker_killed_mid_scene_costs_only_that_scene(tmp_path, cluster):
     assert killed is not None, "no scene was caught in the middle"
     assert "error" not in box, box.get("error")
     result = box["result"]
-    assert [s.status for s in result.scenes] == [WRITTEN] * len(scenes)
     victim = next(s for s in result.scenes
                   if killed[1].name.startswith(f".{os.path.basename(s.dst)}"))
+    assert victim.status == WRITTEN
     assert victim.pid != killed[0]  # run again elsewhere (another worker, or its restart)
+    # a scene the killed worker had finished but not yet handed over is run again, finds its
+    # output complete and reports it skipped
+    assert {s.status for s in result.scenes} <= {WRITTEN, SKIPPED} and not result.failed
     assert all(s.pid != killed[0] for s in result.scenes)
     # no scene finished before the kill was translated again afterwards
     assert {dst: os.stat(dst).st_mtime_ns for dst in finished} == finished
@@ -206,6 +209,44 @@ def test_a_worker_killed_mid_scene_costs_only_that_scene(tmp_path, cluster):
     with rasterio.open(victim.dst) as got:
         assert np.array_equal(got.read(), reference)  # every big scene is the same picture
     cluster.wait_for_workers(N_WORKERS, timeout=60)  # the nanny restarted the killed worker
+
+
+def test_the_command_stopped_by_sigterm_leaves_complete_outputs_only_and_resumes(tmp_path,
+                                                                                  cluster):
+    """SIGTERM once a scene is written: exit 143 with the engine's words, every output in the
+    folder complete (no temporary file of the workers that were stopped), and the same command
+    again skips what was written and writes the rest."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(4):
+        enlarged(MOSAIC, inputs / f"big{i}.tif")
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen([*CLI, str(inputs), "--out-dir", str(out), "--workers", "2",
+                              "--tile", "256", "--quiet"], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None and not (
+            out.exists() and any(p.name.endswith("_optical.tif") and not p.name.startswith(".")
+                                 for p in out.iterdir())):
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 128 + signal.SIGTERM, stderr
+    m = re.search(r"s2o-translate-many: error: interrupted by SIGTERM after (\d) scene\(s\) "
+                  r"written: every output is complete or absent; run the same command again "
+                  r"to resume$", stderr.strip())
+    assert m, stderr
+    assert stdout == ""
+    done = sorted(p.name for p in out.iterdir())
+    assert temporaries(out) == [] and 1 <= len(done) < 4
+    assert int(m[1]) <= len(done)  # a report may still have been on its way
+    before = mtimes(out)
+    r = run_cli(inputs, "--out-dir", out, "--scheduler", cluster.scheduler.address, "--quiet")
+    assert r.returncode == 0, r.stderr
+    lines = stdout_lines(r)
+    assert len(lines["skipped"]) == len(done) and len(lines["written"]) == 4 - len(done)
+    assert {n: t for n, t in mtimes(out).items() if n in done} == before
 
 
 # -- arguments and the cluster, without running scenes --------------------------------------------
