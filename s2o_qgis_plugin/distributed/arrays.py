@@ -308,9 +308,8 @@ def _translate_chunk(block: np.ndarray, plan: _Plan, block_info=None) -> np.ndar
     values = np.asarray(block, dtype=np.float32).copy()
     invalid = raster_io.invalid_pixels(values, plan.nodata)
     raster_io.apply_scale_offset(values, plan.scales, plan.offsets)
-    tiles = [t for t in tile_grid(plan.height, plan.width, plan.tile, plan.size_multiple,
-                                  plan.halo)
-             if r0 <= t.row < r1 and c0 <= t.col < c1]
+    tiles = tile_grid(plan.height, plan.width, plan.tile, plan.size_multiple, plan.halo,
+                      within=(r0, r1, c0, c1))
     out = np.empty((3, r1 - r0, c1 - c0), np.uint16)
     for i in range(0, len(tiles), plan.batch_size):
         batch = tiles[i:i + plan.batch_size]

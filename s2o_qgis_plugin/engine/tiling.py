@@ -132,15 +132,22 @@ def _axis_segments(n: int, tile: int, m: int, halo: int) -> list[tuple[int, int,
     return out
 
 
-def tile_grid(height: int, width: int, tile: int, size_multiple: int, halo: int) -> list[Tile]:
+def tile_grid(height: int, width: int, tile: int, size_multiple: int, halo: int,
+              within: tuple[int, int, int, int] | None = None) -> list[Tile]:
     """Row-major tiles covering a ``height x width`` scene (module docstring formula). All read
-    windows have the same shape, so tiles can be batched."""
+    windows have the same shape, so tiles can be batched. ``within`` = (row0, row1, col0, col1):
+    only the tiles whose write window starts in those rows and columns (a part of the scene's
+    grid, at the cost of that part)."""
     if height < 1 or width < 1:
         raise InputError(f"the raster has no pixels ({width} x {height})")
     if tile % size_multiple:
         raise ValueError(f"tile {tile} is not a multiple of {size_multiple}")
     rows = _axis_segments(height, tile, size_multiple, halo)
     cols = _axis_segments(width, tile, size_multiple, halo)
+    if within is not None:
+        r0, r1, c0, c1 = within
+        rows = [r for r in rows if r0 <= r[0] < r1]
+        cols = [c for c in cols if c0 <= c[0] < c1]
     return [
         Tile(r, c, rh, cw, rr, rc, rrh, rcw)
         for (r, rh, rr, rrh) in rows

@@ -86,6 +86,15 @@ def test_grid_partitions_scene_and_stays_on_the_m_grid(n, tile, halo):
     assert (cover == 1).all()
 
 
+@pytest.mark.parametrize("within", [(0, 100, 0, 101), (32, 64, 0, 50), (60, 100, 90, 101),
+                                    (1, 2, 1, 2)])
+def test_grid_within_a_part_is_that_part_of_the_whole_grid(within):
+    r0, r1, c0, c1 = within
+    whole = [t for t in tile_grid(100, 101, 32, M, 10)
+             if r0 <= t.row < r1 and c0 <= t.col < c1]
+    assert tile_grid(100, 101, 32, M, 10, within=within) == whole
+
+
 def test_grid_shapes_for_a_small_scene():
     (t,) = tile_grid(3, 5, 64, 4, 10)
     assert (t.read_row, t.read_col, t.read_height, t.read_width) == (-12, -12, 4 + 24, 8 + 24)
