@@ -156,7 +156,7 @@ def paper_estimate(mp_s_per_worker: float, efficiency: float, overhead_s: float,
         "to be the bottleneck;",
         f"- the scheduler's overhead per task as measured above ({overhead_s * 1e3:.1f} ms).",
         "",
-        common.markdown_table(("what", "value"), [
+        common.markdown_table(("quantity", "estimate"), [
             ("pixels to translate", f"{total_mp:,.0f} MP ({total_mp / 1e6:.2f} x 10^12 px)"),
             ("scenes (tasks)", f"{scenes:,.0f}"),
             ("one scene on one worker", common.duration(scene_s)),

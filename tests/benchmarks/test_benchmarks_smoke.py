@@ -56,7 +56,7 @@ EXPECTED = {
          "speed-up vs 1 worker(s) (median, range of paired rounds)",
          "CPU a worker got while in a task", "MP per CPU-second"],
         ["measure", "tasks", "ms per task"],
-        ["what", "value"],
+        ["quantity", "estimate"],
     ],
 }
 
