@@ -237,8 +237,11 @@ class PairDataset(Dataset):
         if not manifest.exists():
             raise FileNotFoundError(f"balance needs {manifest} (written by build_data.py) to "
                                     f"know each pair's dataset")
-        group = {e["id"]: e.get("dataset", e["source"])
-                 for e in json.loads(manifest.read_text())["patches"]}
+        entries = json.loads(manifest.read_text())["patches"]
+        if any("dataset" not in e for e in entries):  # sources are not datasets: refuse
+            raise ValueError(f"{manifest} names no dataset per pair: rebuild it with "
+                             f"training/build_data.py to balance datasets")
+        group = {e["id"]: e["dataset"] for e in entries}
         sizes = {g: sum(group.get(p.id) == g for p in pairs) for g in set(group.values())}
         largest = max(sizes.values())
         return [p for p in pairs for _ in range(max(1, round(largest / sizes[group[p.id]])))]
