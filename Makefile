@@ -4,14 +4,14 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup test test-plugin test-torch test-unit test-qgis test-gui qgis-matrix demo zip install-plugin bench lint clean
+.PHONY: setup test test-plugin test-extras test-unit test-qgis test-gui qgis-matrix demo zip install-plugin bench lint clean
 
 setup:
 	@S2O_VENV=$(VENV) bash scripts/setup.sh
 
 # The whole suite in two tiers (tests/conftest.py says which folders are which), then the GUI
 # tier (the QGIS desktop under Xvfb, about 40 s; screenshots to a temporary folder).
-test: test-plugin test-torch
+test: test-plugin test-extras
 	$(PY) -m pytest -p no:pytest_qgis --tier plugin -m gui tests/gui
 
 # The plugin tier: engine and plugin tests (no QGIS in the process), then the real-QGIS tests;
@@ -20,12 +20,13 @@ test-plugin: setup
 	$(PY) -m pytest -p no:pytest_qgis --tier plugin -m "not qgis and not gui" tests
 	$(PY) -m pytest --tier plugin -m qgis tests
 
-# The torch tier: training, export, benchmarks; only where setup installed torch.
-test-torch: setup
+# The extras tier: training, export, benchmarks (torch) and the Dask layer; only where setup
+# installed torch.
+test-extras: setup
 	@if $(PY) -c "import torch" 2>/dev/null; then \
-	  echo '$(PY) -m pytest -p no:pytest_qgis --tier torch tests'; \
-	  $(PY) -m pytest -p no:pytest_qgis --tier torch tests; \
-	else echo "test-torch: NOT RUN: no torch in $(VENV) (scripts/setup.sh: S2O_TORCH)"; fi
+	  echo '$(PY) -m pytest -p no:pytest_qgis --tier extras tests'; \
+	  $(PY) -m pytest -p no:pytest_qgis --tier extras tests; \
+	else echo "test-extras: NOT RUN: no torch in $(VENV) (scripts/setup.sh: S2O_TORCH)"; fi
 
 test-unit: setup
 	$(PY) -m pytest -p no:pytest_qgis -m "not qgis and not gui" tests

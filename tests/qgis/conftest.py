@@ -18,6 +18,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.qgis)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def layer_tree_view(qgis_iface):
+    """A real layer tree view of the project for pytest-qgis's iface, whose methods are mocks:
+    QGIS >= 3.44 hands iface.layerTreeView() to C++ when Processing loads result layers
+    (processing.runAndLoadResults), which a MagicMock fails (TypeError, then a crash)."""
+    from qgis.core import QgsLayerTreeModel, QgsProject
+    from qgis.gui import QgsLayerTreeView
+
+    model = QgsLayerTreeModel(QgsProject.instance().layerTreeRoot())
+    view = QgsLayerTreeView()
+    view.setModel(model)
+    qgis_iface.layerTreeView = lambda: view
+    yield view
+
+
 @pytest.fixture(scope="module")
 def s2o(qgis_processing):
     """The s2o provider registered in QGIS's Processing registry for a module's tests."""
