@@ -353,7 +353,8 @@ def main(argv=None) -> int:
     ), indent=1) + "\n")
     compare_rows = [rows[n] for n in COMPARE]
     compare_note = (
-        f"Equal-budget comparison ({args.compare_epochs} epochs each, same data and losses, "
+        f"Equal-budget comparison in the first recipe (cycle weight 10, GAN 0.1; "
+        f"{args.compare_epochs} epochs each, same data, "
         "each checkpoint chosen on validation): "
         + "; ".join(f"{r.name} {r.psnr:.2f} dB / {r.ssim:.3f} / {r.corr:.2f}"
                     for r in compare_rows) + "."
