@@ -32,10 +32,10 @@ case ${1:-} in build|shell) MODE=$1; shift ;; esac
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(host trixie trixie-backports)
 LOW=(nice -n 19 ionice -c3)
-# What `apt install qgis` gives a desktop, plus the tools the tests use. mmdebstrap installs no
-# Recommends: proj-bin (recommended by GDAL) is named, as Debian's pyproj in a venv finds PROJ's
-# data through the proj tool.
-INCLUDE=qgis,python3-qgis,qgis-providers,python3-rasterio,python3-venv,proj-bin,make,procps,ca-certificates,xvfb,xauth,openbox
+# What `apt install qgis` gives a desktop, plus the tools the tests use (mount: the full-disk
+# tests mount a small tmpfs). mmdebstrap installs no Recommends: proj-bin (recommended by GDAL)
+# is named, as Debian's pyproj in a venv finds PROJ's data through the proj tool.
+INCLUDE=qgis,python3-qgis,qgis-providers,python3-rasterio,python3-venv,proj-bin,make,procps,mount,ca-certificates,xvfb,xauth,openbox
 RECIPE_VERSION=1  # bump when the way roots are made changes
 
 log() { printf '[qgis-matrix] %s\n' "$*" >&2; }
