@@ -211,3 +211,32 @@ def small_tmpfs(folder, size: str = "1m"):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
+
+
+# -- what a run leaves beside its output (the fault tests of the CLI and of QGIS) ------------------
+
+
+def temporaries(folder) -> list[str]:
+    """Names of the engine's temporary files in folder (raster_io.TMP_MARK)."""
+    from s2o_qgis_plugin.engine.raster_io import TMP_MARK
+
+    return sorted(p.name for p in Path(folder).iterdir() if TMP_MARK in p.name)
+
+
+def earlier_output(dst: Path, model) -> bytes:
+    """A good translation at ``dst`` (a small scene), as a user's earlier result; its bytes."""
+    from s2o_qgis_plugin.engine.translate import translate_raster
+
+    src = write_sar(dst.parent / ".earlier_s1.tif", 40, 40, descriptions=["VV", "VH"], seed=7)
+    translate_raster(src, dst, model, tile_size=32, device="cpu", threads=1)
+    src.unlink()
+    return dst.read_bytes()
+
+
+def assert_left(dst: Path, earlier: bytes | None) -> None:
+    """OUTPUT holds its earlier file or nothing; no temporary file beside it."""
+    if earlier is None:
+        assert not dst.exists()
+    else:
+        assert dst.read_bytes() == earlier
+    assert temporaries(dst.parent) == []

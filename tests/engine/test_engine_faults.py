@@ -29,19 +29,20 @@ from s2o_qgis_plugin.engine import cli as cli_module
 from s2o_qgis_plugin.engine import raster_io
 from s2o_qgis_plugin.engine.errors import Interrupted, OutputError
 from s2o_qgis_plugin.engine.signals import termination_raises
-from s2o_qgis_plugin.engine.translate import translate_raster
 from tests.engine.fixtures import (
     UTM_TRANSFORM,
+    assert_left,
+    earlier_output,
     make_model,
     sar_db,
     small_tmpfs,
+    temporaries,
     write_raster,
     write_sar,
 )
 
 EXE = Path(sys.executable).parent / "s2o-translate"
 ERR = "s2o-translate: error: "
-TMP = ".s2o-tmp-"
 
 
 @pytest.fixture(scope="module")
@@ -61,25 +62,10 @@ def error_line(r) -> str:
     return last[len(ERR):]
 
 
-def temporaries(folder) -> list[str]:
-    return sorted(p.name for p in Path(folder).iterdir() if TMP in p.name)
 
 
-def earlier_output(dst: Path, model) -> bytes:
-    """A good translation at ``dst`` (a small scene), as a user's earlier result; its bytes."""
-    src = write_sar(dst.parent / ".earlier_s1.tif", 40, 40, descriptions=["VV", "VH"], seed=7)
-    translate_raster(src, dst, model, tile_size=32, device="cpu", threads=1)
-    src.unlink()
-    return dst.read_bytes()
 
 
-def assert_left(dst: Path, earlier: bytes | None) -> None:
-    """OUTPUT holds its earlier file or nothing; no temporary file beside it."""
-    if earlier is None:
-        assert not dst.exists()
-    else:
-        assert dst.read_bytes() == earlier
-    assert temporaries(dst.parent) == []
 
 
 # -- 1. storage faults: a real file system that fills up -------------------------------------------
@@ -470,7 +456,7 @@ def test_temporary_names_stay_within_the_name_limit(tmp_path):
     for name in ("a.tif", "x" * 251 + ".tif", "é" * 125 + "x.tif"):
         tmp = raster_io.temporary_path(tmp_path / name)
         assert len(os.fsencode(tmp.name + ".aux.xml")) <= 255
-        assert tmp.name.startswith("." + name[:3]) and TMP in tmp.name
+        assert tmp.name.startswith("." + name[:3]) and raster_io.TMP_MARK in tmp.name
         tmp.write_bytes(b"")  # a legal name, valid UTF-8
         Path(f"{tmp}.aux.xml").write_bytes(b"")
     assert len(temporaries(tmp_path)) == 6

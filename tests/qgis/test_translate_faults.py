@@ -16,7 +16,6 @@ import signal
 import subprocess
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,17 +23,18 @@ import rasterio
 from plugin_fixtures import installed_profile
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer
 
-from s2o_qgis_plugin.engine.translate import translate_raster
 from tests.engine.fixtures import (
     UTM_TRANSFORM,
+    assert_left,
+    earlier_output,
     make_model,
     sar_db,
     small_tmpfs,
+    temporaries,
     write_raster,
     write_sar,
 )
 
-TMP = ".s2o-tmp-"
 LINEAR = 1  # INPUT_SCALE: Auto, Linear, dB, Amplitude
 
 
@@ -63,23 +63,10 @@ def refused(params) -> str:
     return str(err.value)
 
 
-def temporaries(folder) -> list[str]:
-    return sorted(p.name for p in Path(folder).iterdir() if TMP in p.name)
 
 
-def earlier_output(dst: Path, model) -> bytes:
-    src = write_sar(dst.parent / ".earlier_s1.tif", 40, 40, descriptions=["VV", "VH"], seed=7)
-    translate_raster(src, dst, model, tile_size=32, device="cpu", threads=1)
-    src.unlink()
-    return dst.read_bytes()
 
 
-def assert_left(dst: Path, earlier: bytes | None) -> None:
-    if earlier is None:
-        assert not dst.exists()
-    else:
-        assert dst.read_bytes() == earlier
-    assert temporaries(dst.parent) == []
 
 
 def qgis_process(params: dict, env: dict, **kwargs) -> subprocess.Popen:
