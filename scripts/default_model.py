@@ -198,7 +198,7 @@ def picture(chosen: dict[str, Path], data_root: Path, out: Path) -> None:
         axes[r, 0].set_ylabel(f"{row['dataset']}\n{row['location'][:22]}", fontsize=6)
     fig.suptitle("Held-out scenes: locations never used for training or model selection",
                  fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))  # room for the title above the column titles
     fig.savefig(out, dpi=100)
     plt.close(fig)
 
