@@ -52,6 +52,10 @@ class TrainConfig:
     lr: float = _opt(2e-4, "Adam learning rate of generators and discriminators")
     betas: tuple[float, float] = _opt((0.5, 0.999), "Adam betas")
     pool_size: int = _opt(50, "image pool of generated images shown to the discriminators")
+    ema_decay: float = _opt(
+        0.0, "keep an exponential moving average of G's weights with this decay per step "
+        "(0: off); checkpoints then load, sample and export the average"
+    )
     # -- losses, Eq. (8) ----------------------------------------------------------------------
     gan_weight: float = _opt(1.0, "weight of the adversarial loss (0: no discriminators)")
     lambda_pix: float = _opt(10.0, "weight of the L1 pixel loss")
@@ -96,6 +100,8 @@ class TrainConfig:
                 raise ValueError(f"range of {name} must be (low, high), got ({lo}, {hi})")
         if self.decay_start_epoch < 0:
             raise ValueError("decay_start_epoch must be >= 0 (>= epochs: no decay)")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.batch_size < 1 or self.width < 1 or self.epochs < 1:
             raise ValueError("batch_size, width and epochs must be positive")
         return self

@@ -18,6 +18,7 @@ be wrapped in DistributedDataParallel as one module.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -147,13 +148,36 @@ class S2OCycleGAN:
         pool_size = cfg.pool_size if self.spec.cycle else 0
         self.pool_optical = ImagePool(pool_size, cfg.seed + 1000 + seed_offset)
         self.pool_sar = ImagePool(pool_size, cfg.seed + 2000 + seed_offset)
+        # the moving average of G's weights (cfg.ema_decay > 0): what is sampled and exported
+        self.ema = None
+        if cfg.ema_decay > 0:
+            self.ema = copy.deepcopy(self.generators.s2o).requires_grad_(False).eval()
+        self.ema_updates = 0
+
+    @property
+    def exported_generator(self) -> nn.Module:
+        """The SAR -> optical generator a checkpoint of this model exports: the average if kept."""
+        return self.ema if self.ema is not None else self.generators.s2o
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """ema <- d ema + (1 - d) G after a generator step, with the usual warm-up
+        d = min(ema_decay, (1 + n) / (10 + n)) so that early weights do not linger."""
+        if self.ema is None:
+            return
+        decay = min(self.cfg.ema_decay, (1 + self.ema_updates) / (10 + self.ema_updates))
+        self.ema_updates += 1
+        for avg, new in zip(self.ema.parameters(), self.generators.s2o.parameters(), strict=True):
+            avg.lerp_(new, 1.0 - decay)
+        for avg, new in zip(self.ema.buffers(), self.generators.s2o.buffers(), strict=True):
+            avg.copy_(new)
 
     @property
     def uses_gan(self) -> bool:
         return self.cfg.gan_weight > 0
 
     def to(self, device: torch.device) -> S2OCycleGAN:
-        for net in (self.generators, self.discriminators, self.perceptual):
+        for net in (self.generators, self.discriminators, self.perceptual, self.ema):
             if net is not None:
                 net.to(device)
         return self
@@ -213,14 +237,20 @@ class S2OCycleGAN:
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {
+        state = {
             "generators": self.generators.state_dict(),
             "discriminators": self.discriminators.state_dict(),
             "pools": {"optical": self.pool_optical.state_dict(), "sar": self.pool_sar.state_dict()},
         }
+        if self.ema is not None:
+            state["ema"] = {"weights": self.ema.state_dict(), "updates": self.ema_updates}
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.generators.load_state_dict(state["generators"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"]["weights"])
+            self.ema_updates = state["ema"]["updates"]
         self.discriminators.load_state_dict(state["discriminators"])
         self.pool_optical.load_state_dict(state["pools"]["optical"])
         self.pool_sar.load_state_dict(state["pools"]["sar"])
@@ -243,16 +273,22 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     return checkpoint
 
 
+def exported_weights(checkpoint: dict) -> dict[str, Tensor]:
+    """The state dict of the SAR -> optical generator a checkpoint exports: the moving average
+    of its weights when the run kept one (``ema_decay``), else G's own weights."""
+    model = checkpoint["model"]
+    if "ema" in model:
+        return dict(model["ema"]["weights"])
+    prefix = "s2o."
+    return {k[len(prefix) :]: v for k, v in model["generators"].items() if k.startswith(prefix)}
+
+
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[TrainConfig, nn.Module]:
     """(config, SAR -> optical generator in eval mode) of a checkpoint written by train.py."""
     checkpoint = read_checkpoint(path, map_location)
     cfg = TrainConfig.from_dict(checkpoint["config"])
     generator = build_generator(cfg)
-    prefix = "s2o."
-    state = checkpoint["model"]["generators"]
-    generator.load_state_dict(
-        {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-    )
+    generator.load_state_dict(exported_weights(checkpoint))
     return cfg, generator.eval()
 
 
@@ -264,13 +300,13 @@ def average_checkpoints(paths, out: str | os.PathLike) -> Path:
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValueError("average_checkpoints needs at least one checkpoint")
-    states = [read_checkpoint(p)["model"]["generators"] for p in paths]
+    states = [exported_weights(read_checkpoint(p)) for p in paths]
     if any(s.keys() != states[0].keys() for s in states):
         raise ValueError(f"{paths} do not hold the same generators: cannot average them")
     mean = {k: (torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
                 if v.is_floating_point() else v) for k, v in states[0].items()}
     last = read_checkpoint(paths[-1])
     save_checkpoint(out, {"format": CKPT_FORMAT, "config": last["config"],
-                          "model": {"generators": mean},
+                          "model": {"generators": {f"s2o.{k}": v for k, v in mean.items()}},
                           "averaged_from": [p.name for p in paths]})
     return Path(out)

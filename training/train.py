@@ -404,6 +404,7 @@ def main(argv=None) -> None:
             scaler_g.scale(g_loss).backward()
             scaler_g.step(opt_g)
             scaler_g.update()
+            model.update_ema()
 
             # discriminator update: real vs generated images from the pools
             logs.update(d_optical=0.0, d_sar=0.0)
@@ -446,7 +447,7 @@ def main(argv=None) -> None:
             if is_main:
                 save_sample_grid(
                     out_dir / SAMPLES_DIR / f"epoch_{epoch:03d}.png",
-                    model.generators.s2o,
+                    model.exported_generator,
                     samples,
                     device,
                 )
