@@ -4,7 +4,8 @@ leave-location-out evaluation, the picture of every held-out scene and the model
     python scripts/default_model.py --runs runs/r3 --data-root data/s2o
 
 Expects, under RUNS (each a `training/train.py --out-dir`, run with `--keep-every N`):
-  dual/      the shipped VV+VH S2O-NPDE run
+  dual/      the shipped VV+VH S2O-NPDE run (or several candidate runs: --dual-runs a,b; the
+             one whose best kept copy scores highest on validation is shipped)
   vv/        the shipped VV-only S2O-NPDE run
   full/, base/, pix2pix/   the comparison at one equal, shorter budget (--compare-epochs);
              full/ may be the same run as dual/ (its kept copies up to that epoch are used)
@@ -29,6 +30,7 @@ import csv
 import json
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +46,8 @@ from export.export_onnx import BEN_CREDIT, export
 from s2o_qgis_plugin._version import __version__
 from s2o_qgis_plugin.engine.metadata import s2_level_label
 from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH, VV_MODEL_PATH
-from training.cyclegan import average_checkpoints, load_checkpoint
+from training.cyclegan import average_checkpoints, load_checkpoint, read_checkpoint
+from training.data import make_dataset
 from training.evaluate import (
     FLOOR_MEAN,
     Row,
@@ -131,6 +134,38 @@ def select_on_val(run: Path, data_root: Path, max_epoch: int | None = None
                              score=round(selection_score(row, floor), 3))
     best = max(candidates, key=lambda c: (table[c.name]["score"], c.name))
     return best, dict(floor_psnr=round(floor.psnr, 3), candidates=table, chosen=best.name)
+
+
+def select_run_on_val(runs: list[Path], data_root: Path) -> tuple[Path, Path, dict]:
+    """(run, checkpoint, selection) of the candidate run whose validation choice scores best;
+    the selection records every run's candidates."""
+    picks = {run: select_on_val(run, data_root) for run in runs}
+    score = {run: sel["candidates"][ckpt.name]["score"] for run, (ckpt, sel) in picks.items()}
+    run = max(runs, key=lambda r: (score[r], r.name))
+    checkpoint, selection = picks[run]
+    others = {r.name: {"chosen": sel["chosen"], "score": score[r], "candidates": sel["candidates"]}
+              for r, (_, sel) in picks.items() if r != run}
+    return run, checkpoint, {**selection, "run": run.name, "other_runs": others}
+
+
+def sampling_text(cfg, data_root: Path, run: Path) -> str:
+    """How an epoch of the run drew its pairs, counted from the data set as --balance builds it
+    now; a run whose steps per epoch do not match that trained before the balance was fixed."""
+    if not cfg.balance:
+        return "every training pair once per epoch"
+    data = make_dataset(cfg.data_kind, str(data_root), "train", in_bands=cfg.bands,
+                        balance=True)
+    progress = read_checkpoint(run / "checkpoint.pt")["progress"]
+    if progress["step"] // max(progress["epoch"], 1) != len(data) // cfg.batch_size:
+        return SAMPLING_AS_TRAINED
+    repeats = Counter(data.ids)
+    counts: dict[str, list[int]] = {}
+    manifest = source_of(data_root)
+    for pair_id, n in repeats.items():
+        counts.setdefault(manifest[pair_id]["dataset"], []).append(n)
+    parts = ", ".join(f"the {len(r)} {name} pairs " + ("once" if max(r) == 1 else f"{max(r)} times")
+                      for name, r in sorted(counts.items()))
+    return f"--balance by dataset: each epoch of {len(data)} samples held {parts}"
 
 
 def source_of(data_root: Path) -> dict[str, dict]:
@@ -232,7 +267,7 @@ def training_data_text(summary: dict) -> str:
 
 
 def card(name, meta, report, cfg, run, summary, selection, table, per_dataset, per_scene,
-         beat, n_scenes, compare_note) -> str:
+         beat, n_scenes, compare_note, sampling) -> str:
     mapping = summary["level_mapping"]
     mapping_text = (
         "none (no L1C source)" if mapping is None else
@@ -262,7 +297,8 @@ seam-free); convolutions pad with {meta.padding}.
 - Held out (never trained on, never used to choose a checkpoint):
   {", ".join(summary["test_locations"])}.
 - Validation (checkpoint choice only): {", ".join(summary["val_locations"])}.
-- Sampling ({SAMPLING_AS_TRAINED}); random {cfg.crop} px crops, flips and quarter turns.
+- Sampling ({sampling}); random {cfg.crop} px crops, flips and quarter
+  turns.
 
 ## Training
 `{run}`: variant {cfg.variant}, width {cfg.width}, {steps_done(run)} optimisation steps
@@ -316,6 +352,9 @@ def main(argv=None) -> int:
     parser.add_argument("--compare-epochs", type=int, default=50)
     parser.add_argument("--real-input", type=Path,
                         default=ROOT / "tests/data/bigearthnet/s1_mosaic.tif")
+    parser.add_argument("--dual-runs", default="dual",
+                        help="comma-separated candidate runs (folders of RUNS) for the VV+VH "
+                             "model; the one that scores best on validation is shipped")
     parser.add_argument("--select-only", action="store_true",
                         help="print the validation choice of each run and stop")
     args = parser.parse_args(argv)
@@ -323,10 +362,14 @@ def main(argv=None) -> int:
 
     # 0. checkpoint choice on the validation split
     chosen, selection = {}, {}
-    plan = {**{n: (SHIPPED[n][0], None) for n in SHIPPED},
-            **{n: (sub, args.compare_epochs) for n, sub in COMPARE.items()}}
-    for name, (sub, max_epoch) in plan.items():
-        chosen[name], selection[name] = select_on_val(runs / sub, data_root, max_epoch)
+    run_of = {name: runs / sub for name, (sub, _, _) in SHIPPED.items()}
+    dual_runs = [runs / r.strip() for r in args.dual_runs.split(",") if r.strip()]
+    run_of[DUAL], chosen[DUAL], selection[DUAL] = select_run_on_val(dual_runs, data_root)
+    print(f"{DUAL}: {selection[DUAL]}", flush=True)
+    plan = {VV: (run_of[VV], None),
+            **{n: (runs / sub, args.compare_epochs) for n, sub in COMPARE.items()}}
+    for name, (run, max_epoch) in plan.items():
+        chosen[name], selection[name] = select_on_val(run, data_root, max_epoch)
         print(f"{name}: {selection[name]}", flush=True)
     if args.select_only:
         return 0
@@ -381,15 +424,16 @@ def main(argv=None) -> int:
     # 3. pictures
     picture({n: chosen[n] for n in (DUAL, VV, "Base (ablation)", "pix2pix (baseline)")},
             data_root, DOCS / "heldout_samples.png")
-    for sub, _, _ in SHIPPED.values():
-        shutil.copy(runs / sub / "losses.png", DOCS / f"losses_{sub}.png")
+    for name, (sub, _, _) in SHIPPED.items():
+        shutil.copy(run_of[name] / "losses.png", DOCS / f"losses_{sub}.png")
 
     # 4. cards
-    for name, (sub, path, _) in SHIPPED.items():
+    for name, (_, path, _) in SHIPPED.items():
         cfg = load_checkpoint(chosen[name])[0]
-        text = card(name, reports[name].meta, reports[name], cfg, runs / sub, summary,
+        text = card(name, reports[name].meta, reports[name], cfg, run_of[name], summary,
                     selection[name], table, per_dataset, per_scene,
-                    beats(rows[name], floor_mean), rows[name].n_images, compare_note)
+                    beats(rows[name], floor_mean), rows[name].n_images, compare_note,
+                    sampling_text(cfg, data_root, run_of[name]))
         card_name = "MODEL_CARD.md" if path == DEFAULT_MODEL_PATH else "MODEL_CARD_VV.md"
         (MODELS_DIR / card_name).write_text(text)
     print(f"models and cards in {MODELS_DIR}; {DOCS / 'heldout_samples.png'}")
