@@ -38,6 +38,7 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 from benchmarks import common  # noqa: E402
+from s2o_qgis_plugin.engine.metadata import OUTPUT_BANDS  # noqa: E402
 
 FULL = dict(steps=20, paper_steps=5, paper_size=256)
 QUICK = dict(steps=3, paper_steps=3, paper_size=32)
@@ -76,7 +77,7 @@ def synthetic_pairs(root: Path, n: int, size: int, seed: int = 0) -> Path:
                + 10 * np.log10(rng.gamma(common.ENL, 1 / common.ENL, (2, size, size))))
         optical = rng.integers(200, 2500, (3, size, size))
         for sub, data, dtype, names in (("s1", sar, "float32", common.SAR_BANDS),
-                                        ("s2", optical, "uint16", ("Red", "Green", "Blue"))):
+                                        ("s2", optical, "uint16", OUTPUT_BANDS)):
             with rasterio.open(root / sub / f"{pid}.tif", "w", driver="GTiff", width=size,
                                height=size, count=len(data), dtype=dtype, crs="EPSG:32633",
                                transform=from_origin(500000.0, 5600000.0, 10.0, 10.0)) as dst:

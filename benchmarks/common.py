@@ -33,13 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from s2o_qgis_plugin.engine.metadata import DUAL_POL  # noqa: E402
+
 CACHE_ENV = "S2O_BENCH_CACHE"
 DEFAULT_CACHE = ROOT / "benchmarks" / ".cache"
 GOAL_HEADERS = ("goal", "target", "measured", "met")
 # the architecture of the default model (the models/ card): S2O-NPDE "full", width 16, VV+VH
 DEFAULT_ARCH = dict(variant="full", width=16, in_bands="VV,VH", lambda_per=0.0)
 FALLBACK_SEED = 0
-SAR_BANDS = ("VV", "VH")
+SAR_BANDS = DUAL_POL
 ENL = 4.4  # equivalent number of looks of Sentinel-1 IW GRD (speckle of the synthetic rasters)
 CPU = "CPUExecutionProvider"
 
@@ -141,16 +143,14 @@ def fallback_checkpoint(cache_dir: Path) -> Path:
     """A training checkpoint of the default architecture with random weights (seed 0)."""
     import torch
 
+    from training.checkpoint import save_model_checkpoint
     from training.config import TrainConfig
-    from training.cyclegan import CKPT_FORMAT, S2OCycleGAN, save_checkpoint
 
     path = Path(cache_dir) / f"s2o_full_w16_random_{_architecture_key()}.pt"
     if not path.exists():
         cfg = TrainConfig(**DEFAULT_ARCH).validate()
         torch.manual_seed(FALLBACK_SEED)
-        model = S2OCycleGAN(cfg)
-        save_checkpoint(path, {"format": CKPT_FORMAT, "config": cfg.to_dict(),
-                               "model": model.state_dict()})
+        save_model_checkpoint(path, cfg)
     return path
 
 

@@ -43,9 +43,9 @@ TAIL_LINES = 20  # pip output lines quoted when it fails
 
 
 def _plugin_name() -> str:
-    from ._version import PLUGIN_NAME  # imported late: this file also runs as a script
+    from .__about__ import __title__  # imported late: this file also runs as a script
 
-    return PLUGIN_NAME
+    return __title__
 
 
 def install_hint() -> str:

@@ -13,12 +13,13 @@ from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QPushButton
 
 from . import deps
-from ._version import PLUGIN_NAME
-from .provider import ICON_PATH, S2OProvider
+from .__about__ import __icon_path__, __title__
+from .algorithms.translate import TranslateAlgorithm
+from .provider import S2OProvider
 
-TRANSLATE_ACTION = "Translate SAR to optical…"
-TRANSLATE_ALGORITHM = "s2o:translate"
-LOG_TAG = PLUGIN_NAME  # the Log Messages panel's tab for pip's output
+TRANSLATE_ACTION = f"{TranslateAlgorithm.DISPLAY_NAME}…"
+TRANSLATE_ALGORITHM = f"{S2OProvider.ID}:{TranslateAlgorithm.NAME}"
+LOG_TAG = __title__  # the Log Messages panel's tab for pip's output
 
 
 def _listing(names: list[str]) -> str:
@@ -49,16 +50,16 @@ class S2OPlugin:
     # -- GUI ------------------------------------------------------------------------------------
     def initGui(self):  # noqa: N802
         self.initProcessing()
-        translate = QAction(QIcon(ICON_PATH), TRANSLATE_ACTION, self.iface.mainWindow())
+        translate = QAction(QIcon(str(__icon_path__)), TRANSLATE_ACTION, self.iface.mainWindow())
         translate.triggered.connect(self.open_translate_dialog)
         self.actions = [translate]
-        self.iface.addPluginToMenu(PLUGIN_NAME, translate)
+        self.iface.addPluginToMenu(__title__, translate)
         self.iface.addToolBarIcon(translate)
         self.check_dependencies()
 
     def unload(self):
         for action in self.actions:
-            self.iface.removePluginMenu(PLUGIN_NAME, action)
+            self.iface.removePluginMenu(__title__, action)
         if self.actions:
             self.iface.removeToolBarIcon(self.actions[0])
         self.actions = []
@@ -107,7 +108,7 @@ class S2OPlugin:
         self._add_install_action()
         text = f"{_listing(missing)} missing: {_listing(self.blocked_algorithms())} cannot run yet."
         bar = self.iface.messageBar()
-        widget = bar.createMessage(PLUGIN_NAME, text)
+        widget = bar.createMessage(__title__, text)
         button = QPushButton(install_button_text(missing), widget)
         button.setToolTip(f"pip install {' '.join(missing)} into {deps.DEPS_DIR}; the same as: "
                           f"{' '.join(deps.install_command(missing))}")
@@ -121,11 +122,11 @@ class S2OPlugin:
         if self.install_action is None:
             self.install_action = QAction(deps.INSTALL_ACTION, self.iface.mainWindow())
             self.install_action.triggered.connect(self.install_dependencies)
-            self.iface.addPluginToMenu(PLUGIN_NAME, self.install_action)
+            self.iface.addPluginToMenu(__title__, self.install_action)
 
     def _remove_install_action(self):
         if self.install_action is not None:
-            self.iface.removePluginMenu(PLUGIN_NAME, self.install_action)
+            self.iface.removePluginMenu(__title__, self.install_action)
             self.install_action = None
 
     def _close_message(self):
@@ -139,14 +140,14 @@ class S2OPlugin:
         bar = self.iface.messageBar()
         missing = deps.missing_packages()
         if not missing:
-            bar.pushMessage(PLUGIN_NAME, "all Python dependencies are installed.",
+            bar.pushMessage(__title__, "all Python dependencies are installed.",
                             Qgis.MessageLevel.Info)
             return
         if self.task is not None:
             return
         self._close_message()
         bar.pushMessage(
-            PLUGIN_NAME,
+            __title__,
             f"installing {_listing(missing)} into {deps.DEPS_DIR} (about "
             f"{deps.download_mb(missing)} MB to download); pip's output is in the Log Messages "
             f"panel, tab {LOG_TAG}.",
@@ -163,13 +164,13 @@ class S2OPlugin:
         def finished(exception, result=None):
             self.task = None
             if exception is None:
-                bar.pushMessage(PLUGIN_NAME, f"installed {_listing(result)}: every algorithm "
+                bar.pushMessage(__title__, f"installed {_listing(result)}: every algorithm "
                                              "can run now.", Qgis.MessageLevel.Success)
                 self.check_dependencies()
             else:
                 QgsMessageLog.logMessage(str(exception), LOG_TAG, Qgis.MessageLevel.Critical)
                 bar.pushMessage(
-                    PLUGIN_NAME,
+                    __title__,
                     f"installation failed: {str(exception).splitlines()[0]} (pip's output is in "
                     f"the Log Messages panel). Command: {' '.join(deps.install_command(missing))}",
                     Qgis.MessageLevel.Critical,

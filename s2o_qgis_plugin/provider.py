@@ -1,28 +1,27 @@
 """The Processing provider "s2o"."""
 
-from pathlib import Path
-
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from ._version import PLUGIN_NAME, __version__
+from .__about__ import __icon_path__, __title__, __version__
 
-ICON_PATH = str(Path(__file__).with_name("icon.svg"))
 OUTPUT_RASTER_EXTENSION = "tif"
 
 
 class S2OProvider(QgsProcessingProvider):
+    ID = "s2o"  # algorithms are s2o:translate, s2o:despeckle, s2o:evaluate
+
     def id(self):  # noqa: A003 (QGIS API name)
-        return "s2o"
+        return self.ID
 
     def name(self):
-        return PLUGIN_NAME
+        return __title__
 
     def longName(self):  # noqa: N802
-        return f"{PLUGIN_NAME} {__version__}"
+        return f"{__title__} {__version__}"
 
     def icon(self):
-        return QIcon(ICON_PATH)
+        return QIcon(str(__icon_path__))
 
     def versionInfo(self):  # noqa: N802
         return __version__

@@ -26,7 +26,7 @@ EXCLUDE_DIRS = {"__pycache__", "_deps", ".pytest_cache",
 EXCLUDE_SUFFIXES = {".pyc", ".pyo"}
 
 sys.path.insert(0, str(ROOT))
-from s2o_qgis_plugin._version import __version__  # noqa: E402
+from s2o_qgis_plugin.__about__ import __version__  # noqa: E402
 from scripts.qgis_env import qgis_env, qgis_process_cmd, qgis_profile_plugins_dir  # noqa: E402
 
 

@@ -34,11 +34,13 @@ from qgis.core import (  # noqa: E402
 from qgis.PyQt.QtCore import QRectF, QSize, Qt  # noqa: E402
 from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter  # noqa: E402
 
+from s2o_qgis_plugin.engine.metadata import SENTINEL_CREDIT  # noqa: E402
+
 PANEL_WIDTH = 420
 TITLE_HEIGHT = 34
 FOOTER_HEIGHT = 24
 GAP = 8
-CREDIT = "Contains modified Copernicus Sentinel data"
+CREDIT = SENTINEL_CREDIT
 SAR_TITLE = "Sentinel-1 SAR (VV)"
 OPTICAL_TITLE = "S2O translation (true colour)"
 REFERENCE_TITLE = "Sentinel-2 reference (true colour)"

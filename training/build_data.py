@@ -55,6 +55,8 @@ import rasterio
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
+from s2o_qgis_plugin.engine.metadata import DUAL_POL, OUTPUT_BANDS, SENTINEL_CREDIT
+
 ROOT = Path(__file__).resolve().parents[1]
 
 WHEELS = {"configilm": "configilm==0.7.1", "bigearthnet_common": "bigearthnet-common==2.8.0"}
@@ -79,10 +81,10 @@ EXCLUDED = "excluded_cloudy"
 PATCH_PX = 120
 PATCH_M = 1200.0
 PIXEL_M = 10.0
-SAR_BANDS = ("VV", "VH")
+SAR_BANDS = DUAL_POL
 RGB_BANDS = ("B04", "B03", "B02")
-RGB_NAMES = ("Red", "Green", "Blue")
-CREDIT = "Contains modified Copernicus Sentinel data"
+RGB_NAMES = OUTPUT_BANDS
+CREDIT = SENTINEL_CREDIT
 LICENCE = "CDLA-Permissive-1.0 (BigEarthNet)"
 BEN_ORIGIN = "PyPI wheels configilm 0.7.1 and bigearthnet-common 2.8.0 (https://bigearthnet.net)"
 TARGET_LEVEL = "L2A"  # every optical target of the set is Sentinel-2 L2A (surface reflectance)

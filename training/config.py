@@ -13,9 +13,11 @@ import argparse
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
+from s2o_qgis_plugin.engine.metadata import DUAL_POL, INPUT_LAYOUTS
+from s2o_qgis_plugin.engine.radiometry import DEFAULT_DB_RANGES, DEFAULT_DN_RANGE
 from training.nets import VARIANTS
 
-SAR_BAND_NAMES = ("VV", "VH")
+SAR_BAND_NAMES = DUAL_POL  # the order of sar_db_range's pairs
 
 
 def _opt(default, doc: str):
@@ -39,10 +41,11 @@ class TrainConfig:
     rot90: bool = _opt(False, "with augment: also random quarter turns of square crops")
     balance: bool = _opt(False, "repeat pairs so each dataset of MANIFEST.json weighs the same")
     sar_db_range: tuple[float, ...] = _opt(
-        (-25.0, 0.0, -32.5, 0.0), "dB mapped to [-1, 1]: VV low,VV high,VH low,VH high"
+        tuple(v for band in SAR_BAND_NAMES for v in DEFAULT_DB_RANGES[band]),
+        "dB mapped to [-1, 1]: VV low,VV high,VH low,VH high"
     )
     optical_dn_range: tuple[float, float] = _opt(
-        (0.0, 3000.0), "Sentinel-2 reflectance x 10000 mapped to [-1, 1]: low,high"
+        DEFAULT_DN_RANGE, "Sentinel-2 reflectance x 10000 mapped to [-1, 1]: low,high"
     )
     num_workers: int = _opt(0, "DataLoader worker processes")
     # -- optimisation -------------------------------------------------------------------------
@@ -91,7 +94,7 @@ class TrainConfig:
             raise ValueError(
                 f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}"
             )
-        if self.bands not in (("VV",), ("VV", "VH")):
+        if self.bands not in INPUT_LAYOUTS:
             raise ValueError(f"in_bands must be 'VV,VH' or 'VV', got {self.in_bands!r}")
         if len(self.sar_db_range) != 2 * len(SAR_BAND_NAMES):
             raise ValueError("sar_db_range needs 4 numbers: VV low, VV high, VH low, VH high")

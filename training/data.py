@@ -59,21 +59,29 @@ import torch
 from rasterio.errors import NotGeoreferencedWarning
 from torch.utils.data import Dataset
 
-from s2o_qgis_plugin.engine.radiometry import NODATA_INPUT, db_to_network, dn_to_network
+from s2o_qgis_plugin.engine.metadata import DUAL_POL
+from s2o_qgis_plugin.engine.radiometry import (
+    DEFAULT_DB_RANGES,
+    DEFAULT_DN_RANGE,
+    NODATA_INPUT,
+    S2_NODATA,
+    db_to_network,
+    dn_to_network,
+)
 
 KINDS = ("paired", "sen12", "bigearthnet", "sen12ms")
 SPLITS = ("train", "val", "test")
-SAR_BANDS = ("VV", "VH")
-SAR_DB_RANGE = {"VV": (-25.0, 0.0), "VH": (-32.5, 0.0)}
-OPTICAL_DN_RANGE = (0.0, 3000.0)
+SAR_BANDS = DUAL_POL
+SAR_DB_RANGE = DEFAULT_DB_RANGES
+OPTICAL_DN_RANGE = DEFAULT_DN_RANGE
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 SPLITS_FILE = "splits.json"
 MANIFEST_FILE = "MANIFEST.json"
-S2_NODATA = 0
 BEN_RGB = ("B04", "B03", "B02")
 SEN12MS_RGB = (4, 3, 2)  # 1-based band indexes of B04, B03, B02 in the 13-band S2 GeoTIFF
 
-# SEN1-2 PNGs: grey 0..255 <-> these physical ranges (see Sen12Dataset)
+# SEN1-2 PNGs: grey 0..255 <-> these physical ranges (see Sen12Dataset). A property of how that
+# data set was published, not the models' input range (which may change), hence not an import.
 SEN12_SAR_DB_RANGE = (-25.0, 0.0)
 SEN12_OPTICAL_DN_RANGE = OPTICAL_DN_RANGE
 

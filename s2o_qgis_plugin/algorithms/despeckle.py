@@ -11,14 +11,16 @@ from qgis.core import (
 )
 
 from .. import deps
+from ..engine import diffusion
 from ..engine.errors import DIALOG
 from ..engine.radiometry import INPUT_SCALES
-from ..engine.tiling import MAX_TILE
+from ..engine.tiling import MAX_TILE, MIN_TILE, validate_tile_size
 from ..qgis_enums import NUMBER_DOUBLE, NUMBER_INTEGER
 from .common import (
     OutputLayer,
     S2OAlgorithm,
     engine_callbacks,
+    engine_check,
     engine_errors,
     gdal_file_source,
     output_name,
@@ -32,30 +34,22 @@ BAND = "BAND"
 ITERATIONS = "ITERATIONS"
 KAPPA = "KAPPA"
 TIME_STEP = "TIME_STEP"
-SCALE = "SCALE"
+INPUT_SCALE = "INPUT_SCALE"  # as in s2o:translate
 TILE_SIZE = "TILE_SIZE"
 OUTPUT = "OUTPUT"
-
-DEFAULT_ITERATIONS = 10
-MAX_ITERATIONS = 1000
-DEFAULT_KAPPA = 2.0  # dB: Sentinel-1 GRD speckle has a std of about 2.3 dB
-DEFAULT_TIME_STEP = 0.2
-DEFAULT_TILE_SIZE = 1024
-MIN_TILE_SIZE = 16
-MAX_TIME_STEP = 0.25  # explicit 4-neighbour scheme is stable for dt <= 1/4
 
 HELP = (
     "Reduces speckle in one band of a SAR layer with Perona-Malik anisotropic diffusion, the PDE "
     "that S2O-NPDE builds into its generator: it smooths homogeneous areas and keeps edges.",
     "The diffusion runs on sigma0 in decibels (speckle is multiplicative, so additive in dB). "
-    "Each iteration updates every pixel from its 4 neighbours: <code>u += dt * sum g(|d|) d"
-    "</code> over the differences d to the neighbours, with <code>g(s) = 1 / (1 + (s / kappa)^2)"
-    "</code>.",
+    "Each iteration updates every pixel from its 4 neighbours: <code>u += time_step * sum "
+    "g(|d|) d</code> over the differences d to the neighbours, with <code>g(s) = 1 / (1 + "
+    "(s / kappa)^2)</code>.",
     "<b>Edge threshold kappa</b>: differences much larger than kappa (in dB) are edges and "
     "diffuse little, smaller ones are smoothed; the default 2 dB is about the speckle of "
-    "Sentinel-1 GRD. <b>Time step</b> dt must be at most 0.25 for the scheme to be stable. More "
-    "<b>Iterations</b> smooth more: 10 with the defaults cut the speckle from about 2.3 to "
-    "0.5 dB.",
+    f"Sentinel-1 GRD. <b>Time step</b> must be at most {diffusion.MAX_TIME_STEP} for the scheme "
+    "to be stable. More <b>Iterations</b> smooth more: 10 with the defaults cut the speckle from "
+    "about 2.3 to 0.5 dB.",
     "<b>Input scale</b>: what the band holds, Linear (power) sigma0, Decibels (dB) or Amplitude; "
     "Auto reads the band description, else decides from the values. The output is written in "
     "the same scale. Optical images are refused.",
@@ -94,9 +88,9 @@ class DespeckleAlgorithm(S2OAlgorithm):
                 ITERATIONS,
                 self.tr("Iterations"),
                 NUMBER_INTEGER,
-                defaultValue=DEFAULT_ITERATIONS,
-                minValue=1,
-                maxValue=MAX_ITERATIONS,
+                defaultValue=diffusion.DEFAULT_ITERATIONS,
+                minValue=diffusion.MIN_ITERATIONS,
+                maxValue=diffusion.MAX_ITERATIONS,
             )
         )
         self.addParameter(
@@ -104,20 +98,20 @@ class DespeckleAlgorithm(S2OAlgorithm):
                 KAPPA,
                 self.tr("Edge threshold kappa (dB)"),
                 NUMBER_DOUBLE,
-                defaultValue=DEFAULT_KAPPA,
+                defaultValue=diffusion.DEFAULT_KAPPA,
             )
         )
         self.addParameter(
             QgsProcessingParameterNumber(
                 TIME_STEP,
-                self.tr("Time step (at most 0.25)"),
+                self.tr(f"Time step (at most {diffusion.MAX_TIME_STEP})"),
                 NUMBER_DOUBLE,
-                defaultValue=DEFAULT_TIME_STEP,
+                defaultValue=diffusion.DEFAULT_TIME_STEP,
             )
         )
         self.addParameter(
             QgsProcessingParameterEnum(
-                SCALE,
+                INPUT_SCALE,
                 self.tr(DIALOG.label("input_scale")),
                 [self.tr(DIALOG.choice("input_scale", s)) for s in INPUT_SCALES],
                 defaultValue=0,
@@ -127,8 +121,8 @@ class DespeckleAlgorithm(S2OAlgorithm):
             tile_size_parameter(
                 TILE_SIZE,
                 self.tr(DIALOG.label("tile_size")),
-                DEFAULT_TILE_SIZE,
-                MIN_TILE_SIZE,
+                diffusion.DEFAULT_TILE_SIZE,
+                MIN_TILE,  # and at least the number of iterations (checkParameterValues)
                 MAX_TILE,
                 advanced=True,
             )
@@ -138,15 +132,18 @@ class DespeckleAlgorithm(S2OAlgorithm):
         )
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        dt = self.parameterAsDouble(parameters, TIME_STEP, context)
-        if not 0 < dt <= MAX_TIME_STEP:
-            return False, self.tr(
-                f"Time step {dt:g} is outside (0, {MAX_TIME_STEP}]: the explicit Perona-Malik "
-                f"scheme is unstable above {MAX_TIME_STEP}. Use e.g. {DEFAULT_TIME_STEP}."
-            )
-        kappa = self.parameterAsDouble(parameters, KAPPA, context)
-        if not kappa > 0:
-            return False, self.tr(f"Kappa must be positive, got {kappa:g}.")
+        """The engine's own checks (engine.diffusion, tiling), in its words."""
+        iterations = self.parameterAsInt(parameters, ITERATIONS, context)
+        for check, *args in (
+            (diffusion.check_parameters, iterations,
+             self.parameterAsDouble(parameters, KAPPA, context),
+             self.parameterAsDouble(parameters, TIME_STEP, context)),
+            (validate_tile_size, self.parameterAsInt(parameters, TILE_SIZE, context), 1,
+             iterations),
+        ):
+            ok, message = engine_check(check, *args)
+            if not ok:
+                return False, message
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -163,15 +160,15 @@ class DespeckleAlgorithm(S2OAlgorithm):
                 band=self.parameterAsInt(parameters, BAND, context) or 1,
                 iterations=self.parameterAsInt(parameters, ITERATIONS, context),
                 kappa=self.parameterAsDouble(parameters, KAPPA, context),
-                dt=self.parameterAsDouble(parameters, TIME_STEP, context),
-                scale=INPUT_SCALES[self.parameterAsEnum(parameters, SCALE, context)],
+                time_step=self.parameterAsDouble(parameters, TIME_STEP, context),
+                input_scale=INPUT_SCALES[self.parameterAsEnum(parameters, INPUT_SCALE, context)],
                 tile_size=self.parameterAsInt(parameters, TILE_SIZE, context),
                 log=feedback.pushInfo,
                 **engine_callbacks(feedback),
             )
         feedback.pushInfo(
-            f"Despeckled band {result.band} ({result.scale}): {result.width} x {result.height} "
-            f"pixels in {result.tiles} tiles, {result.seconds:.1f} s"
+            f"Despeckled band {result.band} ({result.input_scale}): {result.width} x "
+            f"{result.height} pixels in {result.tiles} tiles, {result.seconds:.1f} s"
         )
         OutputLayer.attach(context, dst, output_name(layer, "despeckled"))
         return {OUTPUT: dst}

@@ -12,8 +12,16 @@ from qgis.core import (
 
 from .. import deps
 from ..engine import input_kind
+from ..engine.radiometry import DEFAULT_STRETCH
 from ..qgis_enums import NUMBER_DOUBLE
-from .common import S2OAlgorithm, engine_callbacks, engine_errors, gdal_file_source, prefer_input
+from .common import (
+    S2OAlgorithm,
+    engine_callbacks,
+    engine_check,
+    engine_errors,
+    gdal_file_source,
+    prefer_input,
+)
 
 PREDICTION = "PREDICTION"
 REFERENCE = "REFERENCE"
@@ -24,7 +32,6 @@ OUTPUT_HTML_FILE = "OUTPUT_HTML_FILE"
 PSNR = "PSNR"
 SSIM = "SSIM"
 N_PIXELS = "N_PIXELS"
-DEFAULT_STRETCH = 3000.0
 
 HELP = (
     "Scores a translated (or any RGB) layer against an optical reference image with the two "
@@ -34,7 +41,7 @@ HELP = (
     "<b>Prediction</b>: the translated layer, for example the output of Translate SAR to "
     "optical. <b>Reference</b>: typically a Sentinel-2 L2A image of the same place and date. Both "
     "are read as reflectance x 10000 and turned into 8-bit images as <code>round(clip(value / "
-    "stretch, 0, 1) * 255)</code>, with <b>Stretch</b> 3000 by default.",
+    f"stretch, 0, 1) * 255)</code>, with <b>Stretch</b> {DEFAULT_STRETCH:g} by default.",
     "<b>Prediction bands</b>, <b>Reference bands</b>: red, green and blue, in that order. When "
     "not set they are found by their descriptions (Red/Green/Blue or Sentinel-2 B04/B03/B02), "
     "else bands 1, 2 and 3 are used.",
@@ -87,7 +94,6 @@ class EvaluateAlgorithm(S2OAlgorithm):
                 self.tr("Stretch (value shown as 255)"),
                 NUMBER_DOUBLE,
                 defaultValue=DEFAULT_STRETCH,
-                minValue=1e-6,
             )
         )
         self.addParameter(
@@ -104,13 +110,19 @@ class EvaluateAlgorithm(S2OAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(N_PIXELS, self.tr("Pixels compared")))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        pred = self.parameterAsInts(parameters, PREDICTION_BANDS, context)
-        ref = self.parameterAsInts(parameters, REFERENCE_BANDS, context)
-        if pred and ref and len(pred) != len(ref):
-            return False, self.tr(
-                f"Choose as many Prediction bands as Reference bands (got {len(pred)} and "
-                f"{len(ref)})."
-            )
+        """The engine's own check (engine.evaluate.check_parameters), in its words."""
+        try:  # imports rasterio and scikit-image: without them canExecute says what is missing
+            from ..engine.evaluate import check_parameters
+        except ImportError:
+            return super().checkParameterValues(parameters, context)
+        ok, message = engine_check(
+            check_parameters,
+            self.parameterAsDouble(parameters, STRETCH, context),
+            self.parameterAsInts(parameters, PREDICTION_BANDS, context),
+            self.parameterAsInts(parameters, REFERENCE_BANDS, context),
+        )
+        if not ok:
+            return False, message
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

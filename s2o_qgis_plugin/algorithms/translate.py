@@ -17,8 +17,8 @@ from .. import deps
 from ..engine import model as model_names
 from ..engine import radiometry
 from ..engine.errors import DIALOG
-from ..engine.metadata import S2_LEVELS
-from ..engine.tiling import MAX_TILE
+from ..engine.metadata import S2_LEVELS, SENTINEL_CREDIT
+from ..engine.tiling import DEFAULT_TILE, MAX_TILE, MIN_TILE
 from .common import (
     OutputLayer,
     S2OAlgorithm,
@@ -44,8 +44,6 @@ MODEL_USED = "MODEL_USED"
 
 INPUT_SCALES = radiometry.INPUT_SCALES  # the enum's options, in the dialog's words (DIALOG)
 DEVICES = model_names.DEVICES
-DEFAULT_TILE_SIZE = 512
-MIN_TILE_SIZE = 64
 
 HELP = (
     "Translates a Sentinel-1 SAR layer into a Sentinel-2-like true-colour image with S2O-NPDE, "
@@ -77,7 +75,7 @@ HELP = (
     "true colour and named after the input (\"&lt;input&gt; optical\"). Each model declares "
     "the Sentinel-2 product it imitates, reported in the log and stored in the file's "
     f"metadata: the embedded models give \"{S2_LEVELS['L2A']}\".",
-    "Contains modified Copernicus Sentinel data when run on Sentinel-1 products.",
+    f"{SENTINEL_CREDIT} when run on Sentinel-1 products.",
 )
 
 
@@ -119,8 +117,8 @@ class TranslateAlgorithm(S2OAlgorithm):
             tile_size_parameter(
                 TILE_SIZE,
                 self.tr(DIALOG.label("tile_size")),
-                DEFAULT_TILE_SIZE,
-                MIN_TILE_SIZE,
+                DEFAULT_TILE,
+                MIN_TILE,  # the model's own limits are checked when it is loaded
                 MAX_TILE,
             )
         )

@@ -60,7 +60,7 @@ from ..engine.radiometry import (
     decide_input_scale,
     polarisation_notes,
 )
-from ..engine.tiling import read_halo, reflect_index, tile_grid, validate_tile_size
+from ..engine.tiling import DEFAULT_TILE, read_halo, reflect_index, tile_grid, validate_tile_size
 from ..engine.translate import (
     TAG_MODEL_FILE,
     embedded_model,
@@ -221,7 +221,7 @@ def translate_dataarray(
     *,
     bands: Sequence[int] | None = None,
     input_scale: str = "auto",
-    tile_size: int = 512,
+    tile_size: int = DEFAULT_TILE,
     batch_size: int = 1,
     chunk: int = DEFAULT_CHUNK,
     device: str = "auto",

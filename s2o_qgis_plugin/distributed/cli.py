@@ -14,7 +14,7 @@ import argparse
 import signal
 import sys
 
-from .._version import __version__
+from ..__about__ import __version__
 from ..engine.cli import (
     EXIT_CODES,
     EXIT_FAILURE,

@@ -35,7 +35,7 @@ from ..engine import errors, raster_io
 from ..engine.errors import InputError, OutputError, S2OError, whole_number
 from ..engine.model import check_device
 from ..engine.radiometry import check_scale_name
-from ..engine.tiling import validate_tile_size
+from ..engine.tiling import DEFAULT_TILE, validate_tile_size
 from . import OUTPUT_SUFFIX, require
 from .tasks import FAILED, SKIPPED, WRITTEN, SceneOptions, SceneReport, translate_scene
 
@@ -237,7 +237,7 @@ def translate_many(
     overwrite: bool = False,
     bands: Sequence[int] | None = None,
     input_scale: str = "auto",
-    tile_size: int = 512,
+    tile_size: int = DEFAULT_TILE,
     batch_size: int = 1,
     device: str = "auto",
     threads: int | None = None,

@@ -30,6 +30,7 @@ from rasterio.errors import RasterioError
 from ..engine import raster_io
 from ..engine.errors import S2OError, unexpected_failure
 from ..engine.model import S2OModel, default_model_path
+from ..engine.tiling import DEFAULT_TILE
 from ..engine.translate import (
     TAG_MODEL,
     TAG_MODEL_FILE,
@@ -101,7 +102,7 @@ class SceneOptions:
     model: str | None = None  # None: the embedded model that fits each scene's bands
     bands: tuple[int, ...] | None = None
     input_scale: str = "auto"
-    tile_size: int = 512
+    tile_size: int = DEFAULT_TILE
     batch_size: int = 1
     device: str = "auto"
     threads: int | None = None  # None: the worker's thread count

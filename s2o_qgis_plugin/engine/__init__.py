@@ -5,7 +5,7 @@ the exporter or the training code does not pull in rasterio or onnxruntime):
 
     translate_raster, TranslateResult      translate.py   SAR raster -> RGB GeoTIFF
     despeckle_raster, DespeckleResult,     despeckle.py   Perona-Malik despeckling
-    perona_malik
+    perona_malik                           diffusion.py   (the scheme, numpy only)
     S2OModel, default_model_path,          model.py       ONNX model + metadata + providers;
     DEFAULT_MODEL_PATH, VV_MODEL_PATH,                    the embedded models (VV+VH, VV only)
     embedded_model_path
@@ -19,7 +19,7 @@ import importlib
 
 _EXPORTS = {
     "translate_raster": "translate", "TranslateResult": "translate",
-    "despeckle_raster": "despeckle", "DespeckleResult": "despeckle", "perona_malik": "despeckle",
+    "despeckle_raster": "despeckle", "DespeckleResult": "despeckle", "perona_malik": "diffusion",
     "S2OModel": "model", "default_model_path": "model", "DEFAULT_MODEL_PATH": "model",
     "VV_MODEL_PATH": "model", "embedded_model_path": "model",
     "choose_bands": "radiometry", "decide_input_scale": "radiometry",

@@ -14,7 +14,7 @@ import argparse
 import signal
 import sys
 
-from .._version import __version__
+from ..__about__ import __version__
 from .errors import (
     Cancelled,
     InputError,
@@ -28,6 +28,7 @@ from .errors import (
 from .model import DEVICES
 from .radiometry import INPUT_SCALES
 from .signals import received, termination_raises
+from .tiling import DEFAULT_TILE
 
 PROG = "s2o-translate"
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
@@ -93,9 +94,9 @@ def add_translation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH",
                    help="s2o ONNX model (default: the embedded model that fits the input's "
                         "bands, VV+VH or VV only; see below)")
-    p.add_argument("--tile", metavar="N", type=int, default=512,
+    p.add_argument("--tile", metavar="N", type=int, default=DEFAULT_TILE,
                    help="tile size in pixels, a multiple of the model's size multiple "
-                        "(default 512)")
+                        f"(default {DEFAULT_TILE})")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when usable, else CPU (default auto)")
     p.add_argument("--input-scale", choices=INPUT_SCALES, default="auto",

@@ -22,6 +22,11 @@ class ModelError(S2OError):
     """The model file cannot be used (not ONNX, not an s2o model, wrong shape...)."""
 
 
+class MetadataError(ModelError, ValueError):
+    """The model's s2o metadata is missing, lacks a field the engine needs, or breaks the
+    contract (engine/metadata.py); the message names the field."""
+
+
 class OutputError(S2OError):
     """The destination cannot be written."""
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import html
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -39,16 +39,19 @@ from rasterio.windows import Window, from_bounds
 from scipy.ndimage import binary_erosion
 from skimage.metrics import structural_similarity
 
-from . import raster_io
+from . import atomic, raster_io
 from .errors import Cancelled, InputError, OutputError
+from .metadata import OUTPUT_BANDS
+from .radiometry import DEFAULT_STRETCH
 
 DATA_RANGE = 255.0
-DEFAULT_STRETCH = 3000.0
 DEFAULT_BANDS = (1, 2, 3)
 SSIM_WIN = 7
 SSIM_PAD = SSIM_WIN // 2
 STRIP_ROWS = 512
-RGB_DESCRIPTIONS = (("red", "green", "blue"), ("b04", "b03", "b02"), ("b4", "b3", "b2"))
+# band descriptions naming red, green, blue: the translated output's, Sentinel-2's band names
+RGB_DESCRIPTIONS = (tuple(b.lower() for b in OUTPUT_BANDS), ("b04", "b03", "b02"),
+                    ("b4", "b3", "b2"))
 
 
 @dataclass
@@ -158,10 +161,22 @@ def _read(ds, bands, window, stretch):
     return np.moveaxis(to_8bit(np.nan_to_num(data), stretch), 0, -1), valid
 
 
+def check_parameters(stretch, pred_bands=None, ref_bands=None) -> None:
+    """InputError unless ``stretch`` is positive and the bands chosen for both rasters (None or
+    empty: not chosen yet) are as many."""
+    if not stretch > 0:
+        raise InputError(f"the reflectance stretch must be positive, got {stretch}")
+    if pred_bands and ref_bands and len(pred_bands) != len(ref_bands):
+        raise InputError(
+            f"choose as many prediction bands as reference bands "
+            f"(got {len(pred_bands)} and {len(ref_bands)})"
+        )
+
+
 @raster_io.bounded_gdal_cache
 def evaluate_rasters(
-    pred: str,
-    ref: str,
+    pred: str | os.PathLike,
+    ref: str | os.PathLike,
     *,
     pred_bands: Sequence[int] | None = DEFAULT_BANDS,
     ref_bands: Sequence[int] | None = DEFAULT_BANDS,
@@ -170,7 +185,7 @@ def evaluate_rasters(
     strip_rows: int = STRIP_ROWS,
     progress: Callable[[float], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
-    report: str | None = None,
+    report: str | os.PathLike | None = None,
 ) -> EvaluationResult:
     """PSNR and SSIM of ``pred`` (e.g. a translated raster) against ``ref`` (module docstring).
 
@@ -181,16 +196,11 @@ def evaluate_rasters(
     them from the band descriptions (Red/Green/Blue, B04/B03/B02), else 1, 2, 3.
     ``progress`` receives percent 0..100; ``is_cancelled`` returning True raises Cancelled.
     """
-    if not stretch > 0:
-        raise InputError(f"the reflectance stretch must be positive, got {stretch}")
+    check_parameters(stretch, pred_bands, ref_bands)
     with raster_io.open_raster(pred) as pred_ds, raster_io.open_raster(ref) as ref_ds:
         pbands = _pick_bands(pred_ds, pred_bands, "the prediction")
         rbands = _pick_bands(ref_ds, ref_bands, "the reference")
-        if len(pbands) != len(rbands):
-            raise InputError(
-                f"choose as many prediction bands as reference bands "
-                f"(got {len(pbands)} and {len(rbands)})"
-            )
+        check_parameters(stretch, pbands, rbands)
         win = _common_window(pred_ds, ref_ds)
         resampled = not _same_grid(pred_ds, ref_ds)
         if resampled:
@@ -231,13 +241,9 @@ def evaluate_rasters(
 
 def write_report(result: EvaluationResult, path, pred: str, ref: str) -> None:
     """``report_html`` written to ``path`` atomically (OutputError naming the path)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.s2o-tmp")
     try:
-        tmp.write_text(report_html(result, pred, ref), encoding="utf-8")
-        tmp.replace(path)
+        atomic.write_text(path, report_html(result, pred, ref))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write the evaluation report {path}: {exc}") from exc
 
 

@@ -38,7 +38,9 @@ whose Sentinel-2 patches are L2A.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+from .errors import MetadataError  # defined with the engine's other errors (a ModelError)
 
 METADATA_KEY = "s2o_metadata"
 SCHEMA_VERSION = 3
@@ -46,16 +48,15 @@ PADDINGS = ("reflect", "zeros")
 VV_ONLY = ("VV",)
 DUAL_POL = ("VV", "VH")
 INPUT_LAYOUTS = (VV_ONLY, DUAL_POL)
+OUTPUT_BANDS = ("Red", "Green", "Blue")  # the only output an s2o model has (and its band names)
 # the Sentinel-2 product a model imitates -> how it is named to users (the one home of both)
 S2_LEVELS = {
     "L2A": "Sentinel-2 L2A-like (surface reflectance)",
     "L1C": "Sentinel-2 L1C-like (top of atmosphere)",
 }
 DEFAULT_S2_LEVEL = "L2A"  # also what files older than schema 3 are read as (module docstring)
-
-
-class MetadataError(ValueError):
-    """The model's metadata is missing or does not satisfy the contract."""
+# the attribution the Copernicus licence asks of every product made from Sentinel data
+SENTINEL_CREDIT = "Contains modified Copernicus Sentinel data"
 
 
 def layout_name(input_bands) -> str:
@@ -72,21 +73,28 @@ def s2_level_label(level: str) -> str:
         raise MetadataError(f"s2_level must be one of {list(S2_LEVELS)}, got {level!r}") from None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ModelMetadata:
+    """The contract (module docstring). Fields without a default are required (a file lacking
+    one is refused, never run with a guess): the geometry (size_multiple, halo) and the
+    radiometry (input bands and the ranges of both maps). The defaults of the others are true
+    of every file that lacks them (output_bands has one allowed value; padding and s2_level are
+    what files older than their schema were; the graph's tensor names are the exporter's, and
+    S2OModel.load checks them against the graph) or only describe the model."""
+
     name: str = "s2o-npde"
     version: str = "0.0.0"
     architecture: str = "s2o-npde"
-    input_bands: list[str] = field(default_factory=lambda: ["VV", "VH"])
-    input_db_range: list[list[float]] = field(default_factory=lambda: [[-25.0, 0.0], [-32.5, 0.0]])
-    output_bands: list[str] = field(default_factory=lambda: ["Red", "Green", "Blue"])
-    output_value_range: list[float] = field(default_factory=lambda: [-1.0, 1.0])
-    output_dn_range: list[float] = field(default_factory=lambda: [0.0, 3000.0])
-    size_multiple: int = 4
-    halo: int = 64
+    input_bands: list[str]
+    input_db_range: list[list[float]]
+    output_bands: list[str] = field(default_factory=lambda: list(OUTPUT_BANDS))
+    output_value_range: list[float]
+    output_dn_range: list[float]
+    size_multiple: int
+    halo: int
     padding: str = "reflect"
     s2_level: str = DEFAULT_S2_LEVEL
-    input_name: str = "sar"
+    input_name: str = "sar"  # the graph's tensors, as the exporter names them (checked on load)
     output_name: str = "optical"
     training_data: str = ""
     licence: str = ""
@@ -113,8 +121,9 @@ class ModelMetadata:
         for band, rng in zip(self.input_bands, self.input_db_range, strict=True):
             if len(rng) != 2 or not rng[0] < rng[1]:
                 raise MetadataError(f"input_db_range for {band} must be (low, high), got {rng}")
-        if list(self.output_bands) != ["Red", "Green", "Blue"]:
-            raise MetadataError(f"output_bands must be Red, Green, Blue, got {self.output_bands}")
+        if tuple(self.output_bands) != OUTPUT_BANDS:
+            raise MetadataError(
+                f"output_bands must be {', '.join(OUTPUT_BANDS)}, got {self.output_bands}")
         for name in ("output_value_range", "output_dn_range"):
             rng = getattr(self, name)
             if len(rng) != 2 or not rng[0] < rng[1]:
@@ -153,8 +162,21 @@ class ModelMetadata:
         unknown = set(raw) - known
         if unknown and raw.get("schema_version", SCHEMA_VERSION) <= SCHEMA_VERSION:
             raise MetadataError(f"unknown model metadata keys: {sorted(unknown)}")
+        missing = [name for name in required_fields() if name not in raw]
+        if missing:
+            raise MetadataError(
+                f"the model's metadata lacks {', '.join(missing)}, which the engine cannot run "
+                "a model without (a guess would give wrong pixels): re-export the model with "
+                "export/export_onnx.py"
+            )
         meta = cls(**{k: v for k, v in raw.items() if k in known})
         return meta.validate()
+
+
+def required_fields() -> tuple[str, ...]:
+    """The names of the fields a model's metadata must have (those without a default)."""
+    return tuple(f.name for f in fields(ModelMetadata)
+                 if f.default is MISSING and f.default_factory is MISSING)
 
 
 NOT_S2O_HELP = (

@@ -64,6 +64,18 @@ NEGATIVE_FRACTION = 0.01  # more negatives than this: dB, never linear/amplitude
 LINEAR_MEDIAN_MAX, LINEAR_P99_MAX = 0.5, 3.0
 AMPLITUDE_MEDIAN, AMPLITUDE_P99_MAX = (0.03, 1.0), 2.0
 NODATA_INPUT = -1.0  # network input of nodata pixels, every band (the low clip value)
+# The default contract of a trained model (training/config.py's defaults, the exporter writes
+# them into the model's metadata, from where the engine reads them): sigma0 in dB clipped to a
+# range per band, Sentinel-2 reflectance x 10000 (DN) over DEFAULT_DN_RANGE, both mapped to the
+# network's NETWORK_RANGE.
+DEFAULT_DB_RANGES = {"VV": (-25.0, 0.0), "VH": (-32.5, 0.0)}
+DEFAULT_DN_RANGE = (0.0, 3000.0)
+NETWORK_RANGE = (-1.0, 1.0)
+# the reflectance x 10000 shown as full brightness: true-colour layers, 8-bit evaluation
+DEFAULT_STRETCH = DEFAULT_DN_RANGE[1]
+S2_NODATA = 0  # the nodata DN of Sentinel-2 products, and so of the translated output
+OUTPUT_NODATA = S2_NODATA
+MIN_VALID_DN = 1  # valid output pixels are clipped to at least this: never taken for nodata
 DECLARED_DB_MEDIAN_MIN = 1.5  # dB with no negatives and a smaller median: linear/amplitude
 POWER_P99_MAX = 50.0  # linear/amplitude above this: uncalibrated DN
 CV_BLOCK = 5
@@ -88,9 +100,10 @@ def network_to_dn(y: np.ndarray, value_range, dn_range) -> np.ndarray:
     return (lo + (np.clip(y, a, b) - a) * ((hi - lo) / (b - a))).astype(np.float32)
 
 
-def network_to_uint16(y: np.ndarray, value_range, dn_range, min_dn: int = 1) -> np.ndarray:
+def network_to_uint16(y: np.ndarray, value_range, dn_range,
+                      min_dn: int = MIN_VALID_DN) -> np.ndarray:
     """network_to_dn, rounded to the nearest integer and clipped to [min_dn, 65535], as uint16
-    (the output raster's values; min_dn = 1 keeps 0 free for nodata). Computed as one affine
+    (the output raster's values; MIN_VALID_DN keeps OUTPUT_NODATA free). Computed as one affine
     map y * s + o clipped to [max(dlo, min_dn), min(dhi, 65535)], which is the same map since
     both clip and round are monotonic, in place on one float32 copy (translate's hot path)."""
     a, b = value_range
@@ -104,7 +117,7 @@ def network_to_uint16(y: np.ndarray, value_range, dn_range, min_dn: int = 1) -> 
     return dn.astype(np.uint16)
 
 
-def dn_to_network(dn: np.ndarray, dn_range, value_range=(-1.0, 1.0)) -> np.ndarray:
+def dn_to_network(dn: np.ndarray, dn_range, value_range=NETWORK_RANGE) -> np.ndarray:
     """Map reflectance x 10000 to the network's output range (the training target)."""
     a, b = value_range
     lo, hi = dn_range

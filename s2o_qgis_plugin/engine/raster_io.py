@@ -57,17 +57,17 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from . import errors
+from .atomic import TMP_MARK
 from .errors import InputError, OutputError
+from .metadata import OUTPUT_BANDS
+from .radiometry import OUTPUT_NODATA
 from .signals import termination_raises
 from .tiling import reflect_index
 
-OUTPUT_NODATA = 0
-MIN_VALID_DN = 1
-RGB_DESCRIPTIONS = ("Red", "Green", "Blue")
+RGB_DESCRIPTIONS = OUTPUT_BANDS
 RGB_COLORINTERP = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
 BLOCK_SIZE = 256
 OUTPUT_SUFFIXES = (".tif", ".tiff")
-TMP_MARK = ".s2o-tmp-"
 AUX = ".aux.xml"
 NAME_MAX = 255  # bytes in a file name, where the file system does not say (os.pathconf)
 MAX_CHECKED_BLOCKS = 2**20  # GeoTIFF blocks checked against the file's size (more: skipped)

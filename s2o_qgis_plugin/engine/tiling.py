@@ -37,7 +37,20 @@ import numpy as np
 
 from .errors import InputError, words
 
-MAX_TILE = 8192
+MAX_TILE = 8192  # px: the largest tile edge any caller may ask for
+DEFAULT_TILE = 512  # px: translate's tile edge unless the caller chooses one
+
+
+@dataclass(frozen=True)
+class Span:
+    """One tile's extent along one axis (rows or columns): the pixels it writes,
+    ``[start, start + length)``, and the window it reads, ``[read_start, read_start +
+    read_length)`` (outside the scene for :func:`tile_grid`, where values are reflected)."""
+
+    start: int
+    length: int
+    read_start: int
+    read_length: int
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,11 @@ class Tile:
     read_col: int
     read_height: int
     read_width: int
+
+    @classmethod
+    def from_spans(cls, rows: Span, cols: Span) -> Tile:
+        return cls(rows.start, cols.start, rows.length, cols.length,
+                   rows.read_start, cols.read_start, rows.read_length, cols.read_length)
 
     @property
     def crop(self) -> tuple[slice, slice]:
@@ -82,6 +100,9 @@ def min_tile_size(size_multiple: int, halo: int = 0) -> int:
     return max(2 * size_multiple, read_halo(halo, size_multiple))
 
 
+MIN_TILE = min_tile_size(1)  # px: the smallest tile edge of any model or operator
+
+
 def validate_tile_size(tile, size_multiple: int, halo: int = 0) -> int:
     """Return ``tile`` as an int, or raise InputError saying what to use instead."""
     m = size_multiple
@@ -99,12 +120,13 @@ def validate_tile_size(tile, size_multiple: int, halo: int = 0) -> int:
     if tile < low:
         raise InputError(
             f"tile size {tile} is too small for a {halo} px halo (size multiple {m}): "
-            f"use at least {low}; 512 is a good default ({words().option('tile_size')})"
+            f"use at least {low}; {DEFAULT_TILE} is a good default "
+            f"({words().option('tile_size')})"
         )
     if tile > high:
         raise InputError(
             f"tile size {tile} is too large (at most {high}): memory grows with its square; "
-            f"use 512 or 1024 ({words().option('tile_size')})"
+            f"use {DEFAULT_TILE} or {2 * DEFAULT_TILE} ({words().option('tile_size')})"
         )
     return tile
 
@@ -120,16 +142,23 @@ def reflect_index(idx, n: int) -> np.ndarray:
     return np.where(r < n, r, period - r)
 
 
-def _axis_segments(n: int, tile: int, m: int, halo: int) -> list[tuple[int, int, int, int]]:
-    """(write start, write length, read start, read length) along one axis (module formula)."""
+def axis_spans(n: int, tile: int, m: int, halo: int) -> list[Span]:
+    """The spans of :func:`tile_grid` along one axis of length ``n`` (module formula)."""
     hp = read_halo(halo, m)
     P = padded_length(n, m)
     Te = min(tile, P)
-    out = []
+    return [Span(s, min(tile, n - s), min(s, P - Te) - hp, Te + 2 * hp)
+            for s in range(0, n, tile)]
+
+
+def clipped_spans(n: int, tile: int, halo: int) -> list[Span]:
+    """The spans of :func:`clipped_grid` along one axis of length ``n``."""
+    spans = []
     for s in range(0, n, tile):
-        c = min(s, P - Te)
-        out.append((s, min(tile, n - s), c - hp, Te + 2 * hp))
-    return out
+        w = min(tile, n - s)
+        lo, hi = max(0, s - halo), min(n, s + w + halo)
+        spans.append(Span(s, w, lo, hi - lo))
+    return spans
 
 
 def tile_grid(height: int, width: int, tile: int, size_multiple: int, halo: int,
@@ -142,17 +171,13 @@ def tile_grid(height: int, width: int, tile: int, size_multiple: int, halo: int,
         raise InputError(f"the raster has no pixels ({width} x {height})")
     if tile % size_multiple:
         raise ValueError(f"tile {tile} is not a multiple of {size_multiple}")
-    rows = _axis_segments(height, tile, size_multiple, halo)
-    cols = _axis_segments(width, tile, size_multiple, halo)
+    rows = axis_spans(height, tile, size_multiple, halo)
+    cols = axis_spans(width, tile, size_multiple, halo)
     if within is not None:
         r0, r1, c0, c1 = within
-        rows = [r for r in rows if r0 <= r[0] < r1]
-        cols = [c for c in cols if c0 <= c[0] < c1]
-    return [
-        Tile(r, c, rh, cw, rr, rc, rrh, rcw)
-        for (r, rh, rr, rrh) in rows
-        for (c, cw, rc, rcw) in cols
-    ]
+        rows = [r for r in rows if r0 <= r.start < r1]
+        cols = [c for c in cols if c0 <= c.start < c1]
+    return [Tile.from_spans(r, c) for r in rows for c in cols]
 
 
 def clipped_grid(height: int, width: int, tile: int, halo: int) -> list[Tile]:
@@ -161,17 +186,5 @@ def clipped_grid(height: int, width: int, tile: int, halo: int) -> list[Tile]:
     read = [max(0, s - h), min(n, s + w + h)) along each axis."""
     if height < 1 or width < 1:
         raise InputError(f"the raster has no pixels ({width} x {height})")
-
-    def segments(n):
-        out = []
-        for s in range(0, n, tile):
-            w = min(tile, n - s)
-            lo, hi = max(0, s - halo), min(n, s + w + halo)
-            out.append((s, w, lo, hi - lo))
-        return out
-
-    return [
-        Tile(r, c, rh, cw, rr, rc, rrh, rcw)
-        for (r, rh, rr, rrh) in segments(height)
-        for (c, cw, rc, rcw) in segments(width)
-    ]
+    return [Tile.from_spans(r, c) for r in clipped_spans(height, tile, halo)
+            for c in clipped_spans(width, tile, halo)]

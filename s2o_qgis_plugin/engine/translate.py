@@ -42,6 +42,7 @@ from .metadata import layout_name
 from .model import S2OModel, embedded_model_path
 from .radiometry import (
     NODATA_INPUT,
+    OUTPUT_NODATA,
     ValueStats,
     check_scale_name,
     choose_bands,
@@ -51,7 +52,14 @@ from .radiometry import (
     polarisation_notes,
     sar_to_network,
 )
-from .tiling import Tile, min_tile_size, read_halo, tile_grid, validate_tile_size
+from .tiling import (
+    DEFAULT_TILE,
+    Tile,
+    min_tile_size,
+    read_halo,
+    tile_grid,
+    validate_tile_size,
+)
 
 # dataset tags (GDAL metadata) of a translated GeoTIFF
 TAG_MODEL = "S2O_MODEL"  # model name and version
@@ -88,7 +96,7 @@ def translate_raster(
     *,
     bands: Sequence[int] | None = None,
     input_scale: str = "auto",
-    tile_size: int = 512,
+    tile_size: int = DEFAULT_TILE,
     batch_size: int = 1,
     device: str = "auto",
     threads: int | None = None,
@@ -165,7 +173,7 @@ def translate_raster(
         say(f"{ds.width} x {ds.height} px in {len(grid)} tile(s) of {tile} px "
             f"(+{read_halo(meta.halo, meta.size_multiple)} px halo), batch {batch_size}")
         check_cancel()
-        job = _Job(ds, s2o, chosen, decision.scale)
+        pipeline = _TilePipeline(ds, s2o, chosen, decision.scale)
         shape = raster_io.RasterShape(ds.width, ds.height, 3, "uint16")
         with raster_io.atomic_output(dst_path, shape, log=say) as tmp:
             with raster_io.create(tmp, raster_io.rgb_profile(ds)) as out:
@@ -173,7 +181,7 @@ def translate_raster(
                 out.update_tags(**output_tags(s2o))
                 raster_io.copy_gcps(ds, out)
                 try:
-                    skipped = job.run(out, grid, batch_size, progress, check_cancel)
+                    skipped = pipeline.run(out, grid, batch_size, progress, check_cancel)
                 except MemoryError as exc:
                     raise InputError(errors.tile_too_large(
                         tile, _smaller_tile(tile, meta.size_multiple, meta.halo), batch_size,
@@ -236,15 +244,17 @@ def output_dn(y: np.ndarray | None, tile: Tile, valid: np.ndarray, value_range,
     its read window (None: no valid pixel, no inference): the halo cropped, reflectance x 10000,
     OUTPUT_NODATA where the input's crop is not ``valid``."""
     if y is None:
-        return np.full((3, tile.height, tile.width), raster_io.OUTPUT_NODATA, np.uint16)
+        return np.full((3, tile.height, tile.width), OUTPUT_NODATA, np.uint16)
     rs, cs = tile.crop
-    dn = network_to_uint16(y[:, rs, cs], value_range, dn_range, raster_io.MIN_VALID_DN)
-    dn[:, ~valid] = raster_io.OUTPUT_NODATA
+    dn = network_to_uint16(y[:, rs, cs], value_range, dn_range)  # valid pixels >= MIN_VALID_DN
+    dn[:, ~valid] = OUTPUT_NODATA
     return dn
 
 
-class _Job:
-    """The three stages of one translation; read/prepare and write run in worker threads."""
+class _TilePipeline:
+    """One translation as three stages over batches of tiles: prepare (read + scale), infer,
+    write. Prepare and write run in one worker thread each, infer in the calling thread, so
+    reading, the model and writing overlap (run() says in which order)."""
 
     def __init__(self, ds, model: S2OModel, bands: list[int], scale: str):
         self.ds, self.model, self.bands, self.scale = ds, model, bands, scale
@@ -252,7 +262,7 @@ class _Job:
         self.db_range = meta.input_db_range
         self.value_range, self.dn_range = meta.output_value_range, meta.output_dn_range
 
-    def prepare(self, tiles: list[Tile]):
+    def prepare(self, tiles: list[Tile]) -> tuple[list[np.ndarray | None], list[np.ndarray]]:
         """Network inputs (None for tiles without a valid pixel) and valid masks of the crops."""
         inputs, valids = [], []
         for t in tiles:
@@ -266,7 +276,7 @@ class _Job:
             valids.append(core)
         return inputs, valids
 
-    def infer(self, inputs) -> list[np.ndarray | None]:
+    def infer(self, inputs: list[np.ndarray | None]) -> list[np.ndarray | None]:
         active = [x for x in inputs if x is not None]
         if not active:
             return [None] * len(inputs)
@@ -283,28 +293,45 @@ class _Job:
         release_freed_memory(TRIM_EVERY_S)  # flat resident memory over any number of tiles
 
     def run(self, out, grid: list[Tile], batch_size: int, progress, check_cancel) -> int:
+        """Write every tile of ``grid`` to ``out``; return how many had no valid pixel.
+
+        While the model runs on batch i, the reader already prepares batch i + 1 (read-ahead)
+        and the writer still writes batch i - 1 (write-behind):
+
+            reader:  prepare(i+1)
+            caller:  infer(i)  ->  wait for write(i-1)  ->  submit write(i)
+            writer:  write(i-1)                              write(i)
+
+        The order matters: (1) batch i + 1 is submitted before infer(i), or the reader would
+        idle while the model runs; (2) write(i - 1) is waited for before write(i) is submitted,
+        so at most one batch is queued for writing (memory stays about three batches of read
+        windows: being prepared, inferred, written) and a write error surfaces at the next
+        batch, not after the whole scene; (3) each stage's thread pool has one worker, because
+        a rasterio dataset must not be used by two threads at once (reads share ``self.ds``,
+        writes share ``out``). Leaving the ``with`` waits for both workers, so no thread still
+        touches a dataset when it is closed, whatever was raised (cancel, errors)."""
         batches = [grid[i:i + batch_size] for i in range(0, len(grid), batch_size)]
         done = skipped = 0
         if progress is not None:
             progress(0.0)
         with ThreadPoolExecutor(1, "s2o-read") as reader, \
                 ThreadPoolExecutor(1, "s2o-write") as writer:
-            next_read = reader.submit(self.prepare, batches[0])
-            pending_write = None
+            read_ahead = reader.submit(self.prepare, batches[0])
+            write_behind = None  # the previous batch's write, still running
             for i, batch in enumerate(batches):
                 check_cancel()
-                inputs, valids = next_read.result()
+                inputs, valids = read_ahead.result()
                 if i + 1 < len(batches):
-                    next_read = reader.submit(self.prepare, batches[i + 1])
+                    read_ahead = reader.submit(self.prepare, batches[i + 1])  # (1)
                 outputs = self.infer(inputs)
                 skipped += sum(x is None for x in inputs)
-                if pending_write is not None:
-                    pending_write.result()
-                pending_write = writer.submit(self.write, out, batch, outputs, valids)
+                if write_behind is not None:
+                    write_behind.result()  # (2): raises the previous batch's write error
+                write_behind = writer.submit(self.write, out, batch, outputs, valids)
                 done += len(batch)  # computed (its write follows): a percentage from tile 1 on
                 if progress is not None and done < len(grid):
                     progress(100.0 * done / len(grid))
-            pending_write.result()
+            write_behind.result()
         if progress is not None:
             progress(100.0)
         return skipped

@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 from rasterio.transform import from_origin
 
 from s2o_qgis_plugin.engine import metadata as md
+from s2o_qgis_plugin.engine.radiometry import DEFAULT_DB_RANGES, DEFAULT_DN_RANGE, NETWORK_RANGE
 
 # ("conv", kernel, stride) with padding kernel // 2; ("up",) = nearest x2 (asymmetric, floor)
 LAYERS = (("conv", 3, 1), ("conv", 3, 2), ("conv", 3, 2), ("up",), ("conv", 3, 1), ("up",),
@@ -54,11 +55,11 @@ TEST_MODEL_HALO = receptive_halo()
 
 
 def model_metadata(input_bands=("VV", "VH"), halo=TEST_MODEL_HALO, **overrides) -> md.ModelMetadata:
-    ranges = {"VV": [-25.0, 0.0], "VH": [-32.5, 0.0]}
     meta = md.ModelMetadata(
         name="s2o-test", version="0.0.1", input_bands=list(input_bands),
-        input_db_range=[ranges[b] for b in input_bands], size_multiple=SIZE_MULTIPLE,
-        halo=halo, description="tiny random network for engine tests",
+        input_db_range=[list(DEFAULT_DB_RANGES[b]) for b in input_bands],
+        output_value_range=list(NETWORK_RANGE), output_dn_range=list(DEFAULT_DN_RANGE),
+        size_multiple=SIZE_MULTIPLE, halo=halo, description="tiny random network for engine tests",
     )
     for key, value in overrides.items():
         setattr(meta, key, value)

@@ -46,7 +46,7 @@ def test_noisy_step_edge_is_smoothed_but_kept_sharper_than_by_a_gaussian():
     clean = np.zeros((64, 64))
     clean[:, 32:] = 10.0  # a 10 dB land/water edge under Sentinel-1 GRD speckle (ENL 4.4)
     noisy = clean + 10 * np.log10(rng.gamma(4.4, 1 / 4.4, clean.shape))
-    pm = perona_malik(noisy)  # the defaults: 10 iterations, kappa 2 dB, dt 0.2
+    pm = perona_malik(noisy)  # the defaults: 10 iterations, kappa 2 dB, time step 0.2
     flat = (slice(None), slice(4, 24))  # far from the edge
     assert noisy[flat].std() > 2.0 and pm[flat].std() < 0.3 * noisy[flat].std()
     # the Gaussian blur that removes as much noise in the flat region
@@ -72,8 +72,8 @@ def test_nodata_does_not_leak_into_valid_pixels():
 
 
 @pytest.mark.parametrize("kwargs,msg", [
-    (dict(dt=0.3), "dt must be in (0, 0.25]"),
-    (dict(dt=0), "dt must be in (0, 0.25]"),
+    (dict(time_step=0.3), "time step must be in (0, 0.25]"),
+    (dict(time_step=0), "time step must be in (0, 0.25]"),
     (dict(kappa=0), "kappa must be a positive number"),
     (dict(iterations=-1), "iterations must be a whole number"),
     (dict(iterations=2.5), "iterations must be a whole number"),
@@ -108,8 +108,8 @@ def test_tiled_despeckling_equals_the_whole_image_exactly(tmp_path, crs):
 def test_linear_input_is_diffused_in_db_and_returned_linear(tmp_path):
     db = sar_db(40, 40, 2, seed=5)
     src = write_raster(tmp_path / "lin.tif", db_as(db, "linear"))
-    res = despeckle_raster(src, tmp_path / "out.tif", band=2, scale="linear", iterations=5)
-    assert res.scale == "linear" and res.band == 2
+    res = despeckle_raster(src, tmp_path / "out.tif", band=2, input_scale="linear", iterations=5)
+    assert res.input_scale == "linear" and res.band == 2
     expected = from_db(perona_malik(to_db(db_as(db, "linear")[1], "linear"), 5, 2.0, 0.2),
                        "linear")
     out = read1(tmp_path / "out.tif")
@@ -124,8 +124,8 @@ def test_linear_input_is_diffused_in_db_and_returned_linear(tmp_path):
 def test_auto_scale_and_contradictions(tmp_path):
     src = write_raster(tmp_path / "lin.tif", db_as(sar_db(60, 60, 1), "linear"))
     said = []
-    assert despeckle_raster(src, tmp_path / "a.tif", scale="auto", log=said.append).scale == \
-        "linear"
+    res = despeckle_raster(src, tmp_path / "a.tif", input_scale="auto", log=said.append)
+    assert res.input_scale == "linear"
     assert "input scale: linear" in said[0]
     with pytest.raises(InputError, match="declared dB"):
         despeckle_raster(src, tmp_path / "b.tif")  # the default scale is dB

@@ -6,7 +6,8 @@ import onnxruntime as ort
 import pytest
 
 from s2o_qgis_plugin.engine.errors import InputError
-from s2o_qgis_plugin.engine.radiometry import db_to_network
+from s2o_qgis_plugin.engine.metadata import DUAL_POL
+from s2o_qgis_plugin.engine.radiometry import DEFAULT_DB_RANGES, db_to_network
 from s2o_qgis_plugin.engine.tiling import (
     clipped_grid,
     padded_length,
@@ -32,7 +33,7 @@ def session(tmp_path_factory):
 @pytest.fixture(scope="module")
 def image():
     db = sar_db(100, 77, 2, seed=3)
-    return db_to_network(db, [[-25.0, 0.0], [-32.5, 0.0]])
+    return db_to_network(db, [DEFAULT_DB_RANGES[b] for b in DUAL_POL])
 
 
 def run(session, x):

@@ -172,7 +172,8 @@ def test_nodata_nan_and_inf_become_output_nodata_without_polluting_neighbours(tm
     assert (out[:, holes] == 0).all() and (out[:, ~holes] >= 1).all()
     # filled with the low clip value before inference: same as a raster that holds it there
     filled = db.copy()
-    filled[0][holes], filled[1][holes] = -25.0, -32.5
+    (vv_low, _), (vh_low, _) = model.meta.input_db_range
+    filled[0][holes], filled[1][holes] = vv_low, vh_low
     translate_raster(write_raster(tmp_path / "f.tif", filled, descriptions=["VV", "VH"]),
                      tmp_path / "f_out.tif", model, tile_size=32)
     ref = read_out(tmp_path / "f_out.tif")

@@ -37,7 +37,7 @@ def test_real_sentinel1_vh_is_smoothed_on_the_same_grid(s2o, tmp_path):
 def test_generated_4326_nodata_stays_nodata(s2o, tmp_path):
     sar = sar_4326(tmp_path / "sar.tif")
     dst = tmp_path / "out.tif"
-    despeckle({"INPUT": sar, "BAND": 1, "ITERATIONS": 3, "SCALE": 2, "OUTPUT": str(dst)})
+    despeckle({"INPUT": sar, "BAND": 1, "ITERATIONS": 3, "INPUT_SCALE": 2, "OUTPUT": str(dst)})
     assert grid(dst) == grid(sar)
     with rasterio.open(dst) as ds:
         data = ds.read(1)
@@ -61,8 +61,10 @@ def test_cancel_and_bad_parameters(s2o, tmp_path):
     assert list(out_dir.iterdir()) == []
     dst = str(out_dir / "y.tif")
     cases = [
-        ({"TIME_STEP": 0.3}, "Time step 0.3 is outside (0, 0.25]: the explicit Perona-Malik"),
-        ({"KAPPA": 0}, "Kappa must be positive, got 0."),
+        ({"TIME_STEP": 0.3}, "time step must be in (0, 0.25] for the explicit scheme to be "
+                             "stable (e.g. 0.2), got 0.3"),
+        ({"KAPPA": 0}, "kappa must be a positive number (in dB), got 0.0"),
+        ({"ITERATIONS": 40, "TILE_SIZE": 32}, "tile size 32 is too small for a 40 px halo"),
         ({"BAND": 3}, "band 3 does not exist: the raster has bands 1..2"),
     ]
     for extra, message in cases:

@@ -10,8 +10,9 @@ import pytest
 from plugin_fixtures import bigearthnet, patch_ids, sar_4326, write_raster
 from qgis.core import QgsApplication, QgsProcessingException, QgsProject, QgsRasterLayer
 
+from s2o_qgis_plugin.__about__ import DIR_PLUGIN_ROOT
 from s2o_qgis_plugin.algorithms import algorithm_classes
-from s2o_qgis_plugin.algorithms.common import PLUGIN_DIR, prefer_input, preferred_layer
+from s2o_qgis_plugin.algorithms.common import prefer_input, preferred_layer
 from s2o_qgis_plugin.engine import input_kind
 from scripts.algorithm_docs import DOCS, render
 from tests.engine.fixtures import make_model
@@ -51,7 +52,7 @@ def test_help_url_tags_and_icon(s2o, cls):
     assert alg.helpUrl().endswith(f"/docs/algorithms.md#{alg.name()}")
     assert f'<a id="{alg.name()}"></a>' in DOCS.read_text()
     assert "sar" in alg.tags() or "optical" in alg.tags()
-    assert (PLUGIN_DIR / cls.ICON).is_file() and not alg.icon().isNull()
+    assert (DIR_PLUGIN_ROOT / cls.ICON).is_file() and not alg.icon().isNull()
     assert len({c.ICON for c in algorithm_classes()}) == len(algorithm_classes())
 
 

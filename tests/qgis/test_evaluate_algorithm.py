@@ -67,7 +67,8 @@ def test_errors_are_explained(s2o, tmp_path):
     html = str(tmp_path / "r.html")
     with pytest.raises(QgsProcessingException, match="do not overlap"):
         run({"PREDICTION": portugal, "REFERENCE": ireland, "OUTPUT_HTML_FILE": html})
-    with pytest.raises(QgsProcessingException, match="as many Prediction bands as Reference bands"):
+    with pytest.raises(QgsProcessingException,
+                       match=r"as many prediction bands as reference bands \(got 2 and 3\)"):
         run(
             {
                 "PREDICTION": portugal,

@@ -160,4 +160,4 @@ def test_qgis_process_runs_the_installed_plugin(tmp_path):
         "s2o:despeckle", {"INPUT": sar, "TIME_STEP": 0.3, "OUTPUT": tmp_path / "bad.tif"}, env
     )
     assert done.returncode != 0
-    assert "Time step 0.3 is outside (0, 0.25]" in done.stdout + done.stderr
+    assert "time step must be in (0, 0.25]" in done.stdout + done.stderr

@@ -37,7 +37,7 @@ def test_field_values(meta):
 
 
 def test_version_has_one_source(meta):
-    from s2o_qgis_plugin._version import __version__
+    from s2o_qgis_plugin.__about__ import __version__
 
     assert __version__ == meta["version"]
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
