@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProject,
     QgsRasterLayer,
@@ -42,6 +43,11 @@ from ..engine.radiometry import DEFAULT_STRETCH
 from ..engine.signals import received
 from ..qgis_enums import NUMBER_INTEGER, PARAMETER_ADVANCED, RASTER_LAYER
 
+# parameter names more than one algorithm has (s2o:translate's spelling)
+INPUT = "INPUT"
+INPUT_SCALE = "INPUT_SCALE"
+TILE_SIZE = "TILE_SIZE"
+OUTPUT = "OUTPUT"
 GROUP = "SAR to optical"
 GROUP_ID = "sar_to_optical"
 GDAL_PROVIDER = "gdal"
@@ -129,11 +135,22 @@ def engine_check(check, *args) -> tuple[bool, str]:
     return True, ""
 
 
-def tile_size_parameter(name, label, default, minimum, maximum, *, advanced=False):
-    """An integer tile-size parameter (pixels), optionally in the dialog's advanced section."""
-    param = QgsProcessingParameterNumber(
+def choice_parameter(algorithm, name, setting, values):
+    """An enum parameter for the engine ``setting`` ("input_scale", "device"): its ``values`` in
+    the dialog's words (errors.DIALOG), the first one the default."""
+    return QgsProcessingParameterEnum(
         name,
-        label,
+        algorithm.tr(DIALOG.label(setting)),
+        [algorithm.tr(DIALOG.choice(setting, v)) for v in values],
+        defaultValue=0,
+    )
+
+
+def tile_size_parameter(algorithm, default, minimum, maximum, *, advanced=False):
+    """The integer TILE_SIZE parameter (pixels), optionally in the dialog's advanced section."""
+    param = QgsProcessingParameterNumber(
+        TILE_SIZE,
+        algorithm.tr(DIALOG.label("tile_size")),
         NUMBER_INTEGER,
         defaultValue=default,
         minValue=minimum,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingParameterBand,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
@@ -12,13 +11,17 @@ from qgis.core import (
 
 from .. import deps
 from ..engine import diffusion
-from ..engine.errors import DIALOG
 from ..engine.radiometry import INPUT_SCALES
 from ..engine.tiling import MAX_TILE, MIN_TILE, validate_tile_size
 from ..qgis_enums import NUMBER_DOUBLE, NUMBER_INTEGER
 from .common import (
+    INPUT,
+    INPUT_SCALE,
+    OUTPUT,
+    TILE_SIZE,
     OutputLayer,
     S2OAlgorithm,
+    choice_parameter,
     engine_callbacks,
     engine_check,
     engine_errors,
@@ -29,14 +32,10 @@ from .common import (
     tile_size_parameter,
 )
 
-INPUT = "INPUT"
 BAND = "BAND"
 ITERATIONS = "ITERATIONS"
 KAPPA = "KAPPA"
 TIME_STEP = "TIME_STEP"
-INPUT_SCALE = "INPUT_SCALE"  # as in s2o:translate
-TILE_SIZE = "TILE_SIZE"
-OUTPUT = "OUTPUT"
 
 HELP = (
     "Reduces speckle in one band of a SAR layer with Perona-Malik anisotropic diffusion, the PDE "
@@ -109,18 +108,10 @@ class DespeckleAlgorithm(S2OAlgorithm):
                 defaultValue=diffusion.DEFAULT_TIME_STEP,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                INPUT_SCALE,
-                self.tr(DIALOG.label("input_scale")),
-                [self.tr(DIALOG.choice("input_scale", s)) for s in INPUT_SCALES],
-                defaultValue=0,
-            )
-        )
+        self.addParameter(choice_parameter(self, INPUT_SCALE, "input_scale", INPUT_SCALES))
         self.addParameter(
             tile_size_parameter(
-                TILE_SIZE,
-                self.tr(DIALOG.label("tile_size")),
+                self,
                 diffusion.DEFAULT_TILE_SIZE,
                 MIN_TILE,  # and at least the number of iterations (checkParameterValues)
                 MAX_TILE,

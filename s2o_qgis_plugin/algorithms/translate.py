@@ -7,7 +7,6 @@ import os
 from qgis.core import (
     QgsProcessingOutputString,
     QgsProcessingParameterBand,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
@@ -20,8 +19,13 @@ from ..engine.errors import DIALOG
 from ..engine.metadata import S2_LEVELS, SENTINEL_CREDIT
 from ..engine.tiling import DEFAULT_TILE, MAX_TILE, MIN_TILE
 from .common import (
+    INPUT,
+    INPUT_SCALE,
+    OUTPUT,
+    TILE_SIZE,
     OutputLayer,
     S2OAlgorithm,
+    choice_parameter,
     engine_callbacks,
     engine_errors,
     gdal_file_source,
@@ -31,14 +35,10 @@ from .common import (
     tile_size_parameter,
 )
 
-INPUT = "INPUT"
 VV_BAND = "VV_BAND"
 VH_BAND = "VH_BAND"
-INPUT_SCALE = "INPUT_SCALE"
 MODEL = "MODEL"
-TILE_SIZE = "TILE_SIZE"
 DEVICE = "DEVICE"
-OUTPUT = "OUTPUT"
 EXECUTION_PROVIDER = "EXECUTION_PROVIDER"
 MODEL_USED = "MODEL_USED"
 
@@ -100,14 +100,7 @@ class TranslateAlgorithm(S2OAlgorithm):
                     optional=True,
                 )
             )
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                INPUT_SCALE,
-                self.tr(DIALOG.label("input_scale")),
-                [self.tr(DIALOG.choice("input_scale", s)) for s in INPUT_SCALES],
-                defaultValue=0,
-            )
-        )
+        self.addParameter(choice_parameter(self, INPUT_SCALE, "input_scale", INPUT_SCALES))
         self.addParameter(
             QgsProcessingParameterFile(
                 MODEL, self.tr(DIALOG.label("model")), extension="onnx", optional=True
@@ -115,21 +108,13 @@ class TranslateAlgorithm(S2OAlgorithm):
         )
         self.addParameter(
             tile_size_parameter(
-                TILE_SIZE,
-                self.tr(DIALOG.label("tile_size")),
+                self,
                 DEFAULT_TILE,
                 MIN_TILE,  # the model's own limits are checked when it is loaded
                 MAX_TILE,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                DEVICE,
-                self.tr(DIALOG.label("device")),
-                [self.tr(DIALOG.choice("device", d)) for d in DEVICES],
-                defaultValue=0,
-            )
-        )
+        self.addParameter(choice_parameter(self, DEVICE, "device", DEVICES))
         self.addParameter(
             QgsProcessingParameterRasterDestination(OUTPUT, self.tr("Optical image"))
         )
