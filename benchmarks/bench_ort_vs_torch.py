@@ -5,14 +5,14 @@ sweep of the options onnxruntime offers on CPU.
                                             [--threads-list 1,2] [--repeats 3] [--quick]
 
 Model: the random-weight twin of the default model (common.fallback_checkpoint), run in PyTorch
-(training.cyclegan.load_checkpoint, eval mode, torch.inference_mode) and as exported by
+(training.checkpoint.load_generator, eval mode, torch.inference_mode) and as exported by
 export/export_onnx.py: the engine's graph (``--padding zeros``: padding inside the convolutions),
 the trained graph as it is (``--padding reflect``: separate reflection pads) and fp16 with float32
 input/output (``--fp16``). Both run one window of (tile + 2 h') px, the engine's padded read
 window, with batch 1; torch uses torch.set_num_threads(t) and onnxruntime intra_op_num_threads =
 inter_op_num_threads = t. Each figure is the fastest of ``repeats`` runs after one warm-up run.
 Torch runs twice: the trained generator (reflection padding, what training and evaluation run)
-and its zero-padded copy (training.nets.layers.zero_padded, the same change the exporter makes),
+and its zero-padded copy (training.nets.zero_padded, the same change the exporter makes),
 so the padding's share of the speed-up is shown apart from onnxruntime's.
 
     speed-up = torch seconds / onnxruntime seconds
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -51,14 +52,19 @@ GOAL = 1.5
 
 def parse_args(argv=None):
     parser = common.base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tile", type=int, help=f"tile of the option sweep (default "
-                                                 f"{FULL['tile']})")
+    parser.add_argument(
+        "--tile", type=int, help=f"tile of the option sweep (default {FULL['tile']})"
+    )
     parser.add_argument("--tiles", help=f"tiles of the size sweep (default {FULL['tiles']})")
-    parser.add_argument("--threads-list",
-                        help="thread counts of the sweep (default: 1 and --threads)")
+    parser.add_argument(
+        "--threads-list", help="thread counts of the sweep (default: 1 and --threads)"
+    )
     parser.add_argument("--repeats", type=int, help=f"timed runs (default {FULL['repeats']})")
-    parser.add_argument("--pairs", type=int,
-                        help=f"rounds of the goal's paired measurement (default {FULL['pairs']})")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        help=f"rounds of the goal's paired measurement (default {FULL['pairs']})",
+    )
     return parser.parse_args(argv)
 
 
@@ -66,10 +72,10 @@ class Bench:
     """Timings of one window shape, cached per configuration."""
 
     def __init__(self, ckpt: Path, onnx: dict, read_halo: int, repeats: int):
-        from training.cyclegan import load_checkpoint
-        from training.nets.layers import zero_padded
+        from training.checkpoint import load_generator
+        from training.nets import zero_padded
 
-        _, generator = load_checkpoint(ckpt)
+        generator, _ = load_generator(ckpt)
         self.generators = {"reflect": generator, "zeros": zero_padded(generator)}
         self.onnx = onnx  # (precision, padding) -> path
         self.read_halo, self.repeats = read_halo, repeats
@@ -92,8 +98,7 @@ class Bench:
         """The element types the fp16 graph's convolutions really ran in (profiled), with their
         share of the convolution time: does onnxruntime's CPU provider compute in fp16?"""
         with tempfile.TemporaryDirectory(prefix="s2o-bench-prof-") as tmp:
-            session = common.cpu_session(self.onnx["fp16", "zeros"], 1,
-                                         profile_prefix=f"{tmp}/p")
+            session = common.cpu_session(self.onnx["fp16", "zeros"], 1, profile_prefix=f"{tmp}/p")
             name = session.get_inputs()[0].name
             events, _ = common.profiled_nodes(session, {name: self.window(tile)})
         by_type: dict[str, float] = {}
@@ -114,9 +119,11 @@ class Bench:
         xt = torch.from_numpy(x)
         session = common.cpu_session(self.onnx["fp32", "zeros"], threads)
         name = session.get_inputs()[0].name
-        runs = {"torch (trained)": lambda: self.generators["reflect"](xt),
-                "torch (zero-padded)": lambda: self.generators["zeros"](xt),
-                "onnxruntime": lambda: session.run(None, {name: x})}
+        runs = {
+            "torch (trained)": lambda: self.generators["reflect"](xt),
+            "torch (zero-padded)": lambda: self.generators["zeros"](xt),
+            "onnxruntime": lambda: session.run(None, {name: x}),
+        }
         out = []
         with torch.inference_mode():
             for fn in runs.values():
@@ -125,132 +132,304 @@ class Bench:
                 out.append({k: common.best_time(fn, 1, warmup=0) for k, fn in runs.items()})
         return out
 
-    def ort_seconds(self, tile: int, threads: int, level: str = "all", parallel: bool = False,
-                    precision: str = "fp32", padding: str = "zeros") -> float:
+    def ort_seconds(
+        self,
+        tile: int,
+        threads: int,
+        level: str = "all",
+        parallel: bool = False,
+        precision: str = "fp32",
+        padding: str = "zeros",
+    ) -> float:
         session = common.cpu_session(self.onnx[precision, padding], threads, level, parallel)
         name = session.get_inputs()[0].name
         x = self.window(tile)
         return common.best_time(lambda: session.run(None, {name: x}), self.repeats)
 
 
+@dataclass
+class Timing:
+    """One configuration's time per window, and torch eager's (same tile and threads) over it."""
+
+    runtime: str  # "onnxruntime" or "torch eager"
+    padding: str  # the graph's: "zeros" or "reflect"
+    optimisation: str  # onnxruntime's graph optimisation level ("-" for torch)
+    execution: str  # "sequential" or "parallel" ("-" for torch)
+    precision: str
+    threads: int
+    tile: int
+    seconds: float
+    vs_trained: float  # torch (trained, reflection-padded) seconds / seconds
+    vs_zero_padded: float  # torch (zero-padded copy) seconds / seconds
+
+
+@dataclass
+class TileTiming:
+    """The engine's settings at one tile size: seconds per window of each runtime."""
+
+    tile: int
+    threads: int
+    torch_trained: float
+    torch_zero_padded: float
+    onnxruntime: float
+
+
+@dataclass
+class Measurements:
+    read_halo: int
+    tile: int  # of the option sweep and of the paired rounds
+    threads: int  # the most threads measured: the size sweep's, the goal's
+    options: list[Timing] = field(default_factory=list)  # onnxruntime's option sweep
+    torch: list[Timing] = field(default_factory=list)  # torch eager, both paddings
+    tiles: list[TileTiming] = field(default_factory=list)
+    rounds: list[dict] = field(default_factory=list)  # Bench.paired
+    fp16_conv_types: str = ""
+
+    def window(self, tile: int) -> str:
+        return f"{tile} ({tile + 2 * self.read_halo})"
+
+    def ratios(self, torch_key: str) -> np.ndarray:
+        return np.array([r[torch_key] / r["onnxruntime"] for r in self.rounds])
+
+
+# the onnxruntime configurations of the option sweep besides the optimisation levels:
+# (padding, level, parallel, precision)
+OTHER_OPTIONS = (
+    ("zeros", "all", True, "fp32"),
+    ("zeros", "all", False, "fp16"),
+    ("reflect", "all", False, "fp32"),
+)
+
+
+def measure(
+    bench: Bench, opt, tiles: list[int], threads_list: list[int], read_halo: int
+) -> Measurements:
+    """Every timing of the report: the option sweep (tile opt.tile), torch eager, the tile
+    sweep at the engine's settings, the paired rounds of the goal, the fp16 profile."""
+    m = Measurements(read_halo, opt.tile, max(threads_list))
+    torch_cache: dict[tuple[int, int, str], float] = {}
+
+    def torch_s(tile: int, threads: int, padding: str = "reflect") -> float:
+        if (tile, threads, padding) not in torch_cache:
+            torch_cache[tile, threads, padding] = bench.torch_seconds(tile, threads, padding)
+        return torch_cache[tile, threads, padding]
+
+    def timing(runtime, padding, level, parallel, precision, threads, seconds) -> Timing:
+        return Timing(
+            runtime,
+            padding,
+            level,
+            parallel,
+            precision,
+            threads,
+            opt.tile,
+            seconds,
+            torch_s(opt.tile, threads) / seconds,
+            torch_s(opt.tile, threads, "zeros") / seconds,
+        )
+
+    for threads in threads_list:
+        configs = [("zeros", level, False, "fp32") for level in LEVELS] + list(OTHER_OPTIONS)
+        for padding, level, parallel, precision in configs:
+            s = bench.ort_seconds(opt.tile, threads, level, parallel, precision, padding)
+            mode = "parallel" if parallel else "sequential"
+            m.options.append(timing("onnxruntime", padding, level, mode, precision, threads, s))
+    m.torch = [
+        timing("torch eager", padding, "-", "-", "fp32", t, torch_s(opt.tile, t, padding))
+        for t in threads_list
+        for padding in ("reflect", "zeros")
+    ]
+    m.tiles = [
+        TileTiming(
+            tile,
+            m.threads,
+            torch_s(tile, m.threads),
+            torch_s(tile, m.threads, "zeros"),
+            bench.ort_seconds(tile, m.threads),
+        )
+        for tile in tiles
+    ]
+    m.rounds = bench.paired(opt.tile, m.threads, opt.pairs)
+    m.fp16_conv_types = bench.fp16_conv_types(min(tiles))
+    return m
+
+
+SWEEP_HEADERS = (
+    "runtime",
+    "graph padding",
+    "graph optimisation",
+    "execution mode",
+    "precision",
+    "threads",
+    "tile (window)",
+    "ms / window",
+    "MP/s written",
+    "speed-up vs torch eager (trained, reflect)",
+    "speed-up vs torch eager (zero-padded copy)",
+)
+TILE_HEADERS = (
+    "tile",
+    "window",
+    "halo overhead",
+    "threads",
+    "torch ms (trained)",
+    "torch ms (zero-padded)",
+    "onnxruntime ms",
+    "onnxruntime MP/s written",
+    "speed-up vs trained",
+    "speed-up vs zero-padded",
+)
+ROUND_HEADERS = (
+    "round",
+    "torch (trained) ms",
+    "torch (zero-padded) ms",
+    "onnxruntime ms",
+    "speed-up vs trained",
+    "speed-up vs zero-padded",
+)
+
+
+def ms(seconds: float) -> str:
+    return common.fmt(1e3 * seconds, 0)
+
+
+def sweep_row(m: Measurements, t: Timing) -> tuple:
+    return (
+        t.runtime,
+        t.padding,
+        t.optimisation,
+        t.execution,
+        t.precision,
+        t.threads,
+        m.window(t.tile),
+        ms(t.seconds),
+        common.fmt(t.tile**2 / t.seconds / 1e6, 3),
+        common.fmt(t.vs_trained),
+        common.fmt(t.vs_zero_padded),
+    )
+
+
+def tile_row(m: Measurements, t: TileTiming) -> tuple:
+    return (
+        t.tile,
+        t.tile + 2 * m.read_halo,
+        common.fmt(common.halo_overhead(t.tile, m.read_halo)),
+        t.threads,
+        ms(t.torch_trained),
+        ms(t.torch_zero_padded),
+        ms(t.onnxruntime),
+        common.fmt(t.tile**2 / t.onnxruntime / 1e6, 3),
+        common.fmt(t.torch_trained / t.onnxruntime),
+        common.fmt(t.torch_zero_padded / t.onnxruntime),
+    )
+
+
+def round_rows(m: Measurements) -> list[tuple]:
+    trained, zero = m.ratios("torch (trained)"), m.ratios("torch (zero-padded)")
+    rows = [
+        (i + 1, *(ms(r[k]) for k in r), common.fmt(a), common.fmt(b))
+        for i, (r, a, b) in enumerate(zip(m.rounds, trained, zero, strict=True))
+    ]
+    medians = (ms(float(np.median([r[k] for r in m.rounds]))) for k in m.rounds[0])
+    rows.append(
+        (
+            "median",
+            *medians,
+            common.fmt(float(np.median(trained))),
+            common.fmt(float(np.median(zero))),
+        )
+    )
+    return rows
+
+
+def findings(m: Measurements) -> str:
+    """The sentence under the tables: best option set, the graph's padding, fp16 on this CPU."""
+    best = max(m.options, key=lambda t: t.vs_trained if t.threads == m.threads else 0.0)
+    fp32 = [t for t in m.options if (t.padding, t.optimisation, t.execution, t.precision)
+            == ("zeros", "all", "sequential", "fp32")]  # fmt: skip
+    reflect = [t for t in m.options if t.padding == "reflect"]
+    fp16 = [t for t in m.options if t.precision == "fp16"]
+    return (
+        f"Best option set at {m.threads} thread(s): {best.padding} padding, {best.optimisation} "
+        f"optimisations, {best.execution} execution, {best.precision} "
+        f"({common.fmt(best.vs_trained)} x torch). The graph's padding: "
+        + ", ".join(
+            f"{ms(b.seconds)} ms zero-padded vs {ms(a.seconds)} ms reflection-padded at "
+            f"{a.threads} thread(s)"
+            for a, b in zip(reflect, fp32, strict=True)
+        )
+        + " (onnxruntime's blocked-layout convolutions chain through a Conv with its own "
+        "padding but not through a separate Pad operator). fp16 on this CPU: "
+        + ", ".join(
+            f"{ms(a.seconds)} ms vs {ms(b.seconds)} ms fp32 at {a.threads} thread(s)"
+            for a, b in zip(fp16, fp32, strict=True)
+        )
+        + f". The fp16 graph's convolutions ran in: {m.fp16_conv_types} of their time "
+        "(onnxruntime's CPU provider computes where it has kernels and casts around the rest): "
+        "fp16 is for GPUs.\n"
+    )
+
+
+def report(m: Measurements) -> None:
+    """The markdown tables, the findings and the goal's row."""
+    print("### onnxruntime session options (torch eager at the same threads and window)\n")
+    print(common.markdown_table(SWEEP_HEADERS, [sweep_row(m, t) for t in m.torch + m.options]))
+    print(
+        "\n### Tile size (engine settings: zero-padded graph, all optimisations, sequential, "
+        "fp32)\n"
+    )
+    print(common.markdown_table(TILE_HEADERS, [tile_row(m, t) for t in m.tiles]))
+    print(
+        f"\n### Paired rounds at the engine settings (tile {m.tile}, {m.threads} thread(s); the "
+        "goal's measurement)\n"
+    )
+    print(common.markdown_table(ROUND_HEADERS, round_rows(m)))
+    print("\n" + findings(m))
+    trained, zero = m.ratios("torch (trained)"), m.ratios("torch (zero-padded)")
+    ratio, ratio_zero = float(np.median(trained)), float(np.median(zero))
+    print(common.goal_table([
+        (f"onnxruntime >= {GOAL} x torch eager, the same (zero-padded) network on both sides "
+         f"(engine settings, tile {m.tile}, {m.threads} thread(s); median of {len(m.rounds)} "
+         "paired rounds)", f">= {GOAL}",
+         f"{ratio_zero:.2f} (rounds {zero.min():.2f}-{zero.max():.2f}); vs the trained "
+         f"reflection-padded torch generator: {ratio:.2f}", ratio_zero >= GOAL),
+    ]))  # fmt: skip
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     opt = common.sizes(args, FULL, QUICK)
-    threads_list = (common.int_list(opt.threads_list) if opt.threads_list
-                    else sorted({1, args.threads}))
+    threads_list = (
+        common.int_list(opt.threads_list) if opt.threads_list else sorted({1, args.threads})
+    )
     tiles = common.int_list(opt.tiles)
     from s2o_qgis_plugin.engine.model import S2OModel
     from s2o_qgis_plugin.engine.tiling import read_halo
 
     ckpt = common.fallback_checkpoint(args.cache_dir)
-    onnx = {(precision, padding): common.fallback_onnx(args.cache_dir, precision == "fp16",
-                                                       padding)
-            for precision, padding in (("fp32", "zeros"), ("fp32", "reflect"), ("fp16", "zeros"))}
+    onnx = {
+        (precision, padding): common.fallback_onnx(args.cache_dir, precision == "fp16", padding)
+        for precision, padding in (("fp32", "zeros"), ("fp32", "reflect"), ("fp16", "zeros"))
+    }
     fp32 = onnx["fp32", "zeros"]
     meta = S2OModel.load(fp32, device="cpu", threads=1).meta
     hp = read_halo(meta.halo, meta.size_multiple)
-    common.print_header("onnxruntime vs PyTorch eager (CPU)", {
-        "command": "python benchmarks/bench_ort_vs_torch.py" + (" --quick" if args.quick else ""),
-        "model": "random-weight twin of the default model (S2O-NPDE 'full', width 16, VV+VH): "
-                 "the same weights in torch and in ONNX; " + common.describe_model(fp32),
-        "window": f"tile + 2 x {hp} px halo, batch 1",
-        "option sweep tile": opt.tile, "tile sweep": ", ".join(map(str, tiles)),
-        "threads": ", ".join(map(str, threads_list)), "repeats (best kept, after 1 warm-up)":
-        opt.repeats, "paired rounds for the goal": opt.pairs,
-    })
-    bench = Bench(ckpt, onnx, hp, opt.repeats)
-    torch_cache: dict[tuple[int, int, str], float] = {}
-
-    def torch_s(tile: int, threads: int, padding: str = "reflect") -> float:
-        if (tile, threads, padding) not in torch_cache:
-            torch_cache[(tile, threads, padding)] = bench.torch_seconds(tile, threads, padding)
-        return torch_cache[(tile, threads, padding)]
-
-    def row(tile, threads, seconds, label):
-        return (*label, threads, f"{tile} ({tile + 2 * hp})", common.fmt(1e3 * seconds, 0),
-                common.fmt(tile**2 / seconds / 1e6, 3),
-                common.fmt(torch_s(tile, threads) / seconds),
-                common.fmt(torch_s(tile, threads, "zeros") / seconds))
-
-    sweep = []
-    for threads in threads_list:
-        for level in LEVELS:
-            s = bench.ort_seconds(opt.tile, threads, level)
-            sweep.append(row(opt.tile, threads, s, ("onnxruntime", "zeros", level, "sequential",
-                                                    "fp32")))
-        s = bench.ort_seconds(opt.tile, threads, "all", parallel=True)
-        sweep.append(row(opt.tile, threads, s, ("onnxruntime", "zeros", "all", "parallel",
-                                                "fp32")))
-        s = bench.ort_seconds(opt.tile, threads, "all", precision="fp16")
-        sweep.append(row(opt.tile, threads, s, ("onnxruntime", "zeros", "all", "sequential",
-                                                "fp16")))
-        s = bench.ort_seconds(opt.tile, threads, "all", padding="reflect")
-        sweep.append(row(opt.tile, threads, s, ("onnxruntime", "reflect", "all", "sequential",
-                                                "fp32")))
-    top = max(threads_list)
-    engine_setting = {tile: bench.ort_seconds(tile, top) for tile in tiles}
-    size_rows = [(tile, tile + 2 * hp, common.fmt(common.halo_overhead(tile, hp)), top,
-                  common.fmt(1e3 * torch_s(tile, top), 0),
-                  common.fmt(1e3 * torch_s(tile, top, "zeros"), 0), common.fmt(1e3 * s, 0),
-                  common.fmt(tile**2 / s / 1e6, 3), common.fmt(torch_s(tile, top) / s),
-                  common.fmt(torch_s(tile, top, "zeros") / s))
-                 for tile, s in engine_setting.items()]
-
-    headers = ("runtime", "graph padding", "graph optimisation", "execution mode", "precision",
-               "threads", "tile (window)", "ms / window", "MP/s written",
-               "speed-up vs torch eager (trained, reflect)",
-               "speed-up vs torch eager (zero-padded copy)")
-    print("### onnxruntime session options (torch eager at the same threads and window)\n")
-    torch_rows = [("torch eager", padding, "-", "-", "fp32", t,
-                   f"{opt.tile} ({opt.tile + 2 * hp})",
-                   common.fmt(1e3 * torch_s(opt.tile, t, padding), 0),
-                   common.fmt(opt.tile**2 / torch_s(opt.tile, t, padding) / 1e6, 3),
-                   common.fmt(torch_s(opt.tile, t) / torch_s(opt.tile, t, padding)),
-                   common.fmt(torch_s(opt.tile, t, "zeros") / torch_s(opt.tile, t, padding)))
-                  for t in threads_list for padding in ("reflect", "zeros")]
-    print(common.markdown_table(headers, torch_rows + sweep))
-    print("\n### Tile size (engine settings: zero-padded graph, all optimisations, sequential, "
-          "fp32)\n")
-    print(common.markdown_table(
-        ("tile", "window", "halo overhead", "threads", "torch ms (trained)",
-         "torch ms (zero-padded)", "onnxruntime ms", "onnxruntime MP/s written",
-         "speed-up vs trained", "speed-up vs zero-padded"), size_rows))
-    tile_ref = opt.tile
-    rounds = bench.paired(tile_ref, top, opt.pairs)
-    ratios = np.array([r["torch (trained)"] / r["onnxruntime"] for r in rounds])
-    ratios_zero = np.array([r["torch (zero-padded)"] / r["onnxruntime"] for r in rounds])
-    ratio, ratio_zero = float(np.median(ratios)), float(np.median(ratios_zero))
-    print(f"\n### Paired rounds at the engine settings (tile {tile_ref}, {top} thread(s); the "
-          "goal's measurement)\n")
-    print(common.markdown_table(
-        ("round", "torch (trained) ms", "torch (zero-padded) ms", "onnxruntime ms",
-         "speed-up vs trained", "speed-up vs zero-padded"),
-        [(i + 1, *(common.fmt(1e3 * r[k], 0) for k in r), common.fmt(a), common.fmt(b))
-         for i, (r, a, b) in enumerate(zip(rounds, ratios, ratios_zero, strict=True))]
-        + [("median", *(common.fmt(1e3 * float(np.median([r[k] for r in rounds])), 0)
-                        for k in rounds[0]), common.fmt(ratio), common.fmt(ratio_zero))]))
-    best = max(sweep, key=lambda r: float(r[-2]) if r[5] == top else 0.0)
-    fp16_rows = [r for r in sweep if r[4] == "fp16"]
-    fp32_all = [r for r in sweep if r[1:5] == ("zeros", "all", "sequential", "fp32")]
-    reflect_rows = [r for r in sweep if r[1] == "reflect"]
-    print(f"\nBest option set at {top} thread(s): {best[1]} padding, {best[2]} optimisations, "
-          f"{best[3]} execution, {best[4]} ({best[-2]} x torch). The graph's padding: "
-          + ", ".join(f"{b[7]} ms zero-padded vs {a[7]} ms reflection-padded at {a[5]} thread(s)"
-                      for a, b in zip(reflect_rows, fp32_all, strict=True))
-          + " (onnxruntime's blocked-layout convolutions chain through a Conv with its own "
-            "padding but not through a separate Pad operator). fp16 on this CPU: "
-          + ", ".join(f"{a[7]} ms vs {b[7]} ms fp32 at {a[5]} thread(s)"
-                      for a, b in zip(fp16_rows, fp32_all, strict=True))
-          + f". The fp16 graph's convolutions ran in: {bench.fp16_conv_types(min(tiles))} of "
-            "their time (onnxruntime's CPU provider computes where it has kernels and casts "
-            "around the rest): fp16 is for GPUs.\n")
-    print(common.goal_table([
-        (f"onnxruntime >= {GOAL} x torch eager, the same (zero-padded) network on both sides "
-         f"(engine settings, tile {tile_ref}, {top} thread(s); median of {len(rounds)} paired "
-         "rounds)", f">= {GOAL}",
-         f"{ratio_zero:.2f} (rounds {ratios_zero.min():.2f}-{ratios_zero.max():.2f}); vs the "
-         f"trained reflection-padded torch generator: {ratio:.2f}", ratio_zero >= GOAL),
-    ]))
+    common.print_header(
+        "onnxruntime vs PyTorch eager (CPU)",
+        {
+            "command": "python benchmarks/bench_ort_vs_torch.py"
+            + (" --quick" if args.quick else ""),
+            "model": "random-weight twin of the default model (S2O-NPDE 'full', width 16, VV+VH): "
+            "the same weights in torch and in ONNX; " + common.describe_model(fp32),
+            "window": f"tile + 2 x {hp} px halo, batch 1",
+            "option sweep tile": opt.tile,
+            "tile sweep": ", ".join(map(str, tiles)),
+            "threads": ", ".join(map(str, threads_list)),
+            "repeats (best kept, after 1 warm-up)": opt.repeats,
+            "paired rounds for the goal": opt.pairs,
+        },
+    )
+    report(measure(Bench(ckpt, onnx, hp, opt.repeats), opt, tiles, threads_list, hp))
     return 0
 
 

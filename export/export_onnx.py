@@ -3,8 +3,9 @@
     python export/export_onnx.py CKPT OUT.onnx [--fp16] [--padding zeros|reflect]
                                  [--s2-level L2A|L1C] [--real-input S1.tif] [--metrics M.json]
 
-1. load the checkpoint (config + generator, eval mode); its forward(x) is the optical output
-   alone, without the PMD side output;
+1. load the checkpoint's generator (eval mode) and its model spec (training/checkpoint.py:
+   variant, bands, width, dB and DN ranges: all the export reads of it); the generator's
+   forward(x) is the optical output alone, without the PMD side output;
 2. export with dynamic batch, height and width (opset 18), fixed PDE kernels as constants.
    By default (``--padding zeros``) the graph is the zero-padded copy of the generator
    (training/nets/layers.zero_padded): the padding lives inside each Conv instead of a separate
@@ -50,9 +51,8 @@ from s2o_qgis_plugin.engine.metadata import (  # noqa: E402
     ModelMetadata,
     write_to_onnx_model,
 )
-from training.cyclegan import load_checkpoint  # noqa: E402
-from training.nets.layers import zero_padded  # noqa: E402
-from training.nets.receptive import receptive_field_radius  # noqa: E402
+from training.checkpoint import ModelSpec, load_generator  # noqa: E402
+from training.nets import receptive_field_radius, zero_padded  # noqa: E402
 
 OPSET = 18
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
@@ -87,8 +87,8 @@ class ExportReport:
 
 
 def build_metadata(
-    cfg,
-    generator,
+    spec: ModelSpec,
+    generator: nn.Module,
     *,
     name,
     version,
@@ -99,15 +99,15 @@ def build_metadata(
     padding="reflect",
     s2_level=DEFAULT_S2_LEVEL,
 ):
-    bands = list(cfg.bands)
+    bands = list(spec.bands)
     return ModelMetadata(
         name=name,
         version=version,
-        architecture=cfg.variant,
+        architecture=spec.variant,
         input_bands=bands,
-        input_db_range=[list(cfg.db_ranges[b]) for b in bands],
+        input_db_range=[list(r) for r in spec.db_ranges],
         output_value_range=[-1.0, 1.0],
-        output_dn_range=[float(v) for v in cfg.optical_dn_range],
+        output_dn_range=list(spec.optical_dn_range),
         size_multiple=int(generator.size_multiple),
         halo=int(receptive_field_radius(generator)),
         padding=padding,
@@ -117,7 +117,7 @@ def build_metadata(
         credit=credit,
         metrics=metrics,
         description=(
-            f"S2O-NPDE ({cfg.variant}) generator, width {cfg.width}, SAR ({'+'.join(bands)}, dB) "
+            f"S2O-NPDE ({spec.variant}) generator, width {spec.width}, SAR ({'+'.join(bands)}, dB) "
             f"to Sentinel-2 {s2_level}-like true colour (reflectance x 10000)"
         ),
     ).validate()
@@ -141,6 +141,26 @@ def export_graph(module: nn.Module, in_channels: int, path: Path, meta: ModelMet
         do_constant_folding=True,
         dynamo=False,
     )
+
+
+def write_onnx(
+    graph: nn.Module, in_channels: int, out: Path, meta: ModelMetadata, fp16: bool
+) -> None:
+    """Export ``graph``, optionally convert it to fp16, embed ``meta``, check the model and
+    write it to ``out`` atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        export_graph(graph, in_channels, raw, meta)
+        proto = onnx.load(str(raw))
+    if fp16:
+        proto = to_fp16(proto)
+    write_to_onnx_model(proto, meta)
+    proto.producer_name = "s2o export_onnx"
+    onnx.checker.check_model(proto, full_check=True)
+    tmp_out = out.with_name(out.name + ".tmp")
+    onnx.save(proto, str(tmp_out))
+    tmp_out.replace(out)
 
 
 def to_fp16(model_proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -214,7 +234,7 @@ def export(
     metrics: dict | None = None,
 ) -> ExportReport:
     try:
-        cfg, generator = load_checkpoint(checkpoint)
+        generator, spec = load_generator(checkpoint)
     except Exception as exc:  # torch.load's unpickling errors vary; name the file and the cause
         raise ValueError(f"{checkpoint} is not an s2o training checkpoint: {exc}") from exc
     if padding not in PADDINGS:
@@ -224,7 +244,7 @@ def export(
     module = generator.eval()  # forward(x) is the optical output alone (no PMD side output)
     graph = module if padding == "reflect" else zero_padded(generator).eval()
     meta = build_metadata(
-        cfg,
+        spec,
         generator,
         name=name,
         version=version,
@@ -235,19 +255,7 @@ def export(
         padding=padding,
         s2_level=s2_level,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        raw = Path(tmp) / "raw.onnx"
-        export_graph(graph, generator.in_channels, raw, meta)
-        proto = onnx.load(str(raw))
-    if fp16:
-        proto = to_fp16(proto)
-    write_to_onnx_model(proto, meta)
-    proto.producer_name = "s2o export_onnx"
-    onnx.checker.check_model(proto, full_check=True)
-    tmp_out = out.with_name(out.name + ".tmp")
-    onnx.save(proto, str(tmp_out))
-    tmp_out.replace(out)
+    write_onnx(graph, generator.in_channels, out, meta, fp16)
 
     rng = np.random.default_rng(0)
     c = generator.in_channels

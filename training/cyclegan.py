@@ -1,5 +1,7 @@
 """The CycleGAN framework around the S2O generator: one object owning both generators, both
-discriminators, the image pools and the losses, plus the checkpoint format.
+discriminators, the image pools, the losses and, once set up for training, the optimisers and
+the optimisation step. The checkpoint format lives in training/checkpoint.py (its functions are
+re-exported here).
 
 Networks (see training/nets/__init__.py for the variants):
   G = generators.s2o: SAR -> optical (the generator that is exported)
@@ -7,9 +9,10 @@ Networks (see training/nets/__init__.py for the variants):
   D_opt = discriminators.optical: judges optical images (pix2pix: (SAR, optical) pairs)
   D_sar = discriminators.sar: judges SAR images (cycle variants only)
 
-One training step (training/train.py) is
+One training step (``S2OCycleGAN.train_step``, CycleGAN's ``optimize_parameters``) is
   out = generators(sar, optical)         one forward: G(x), G_PMD(x), F(G(x)), F(y), G(F(y))
-  generator_loss(sar, optical, out)      Eq. (8), the discriminators frozen
+  generator_loss(sar, optical, out)      Eq. (8), the discriminators frozen; G and F updated
+  update_ema()                           the moving average of G (``ema_decay`` > 0)
   discriminator_loss(sar, optical, out, discriminators)   LSGAN, real vs pooled generated images
 
 ``Generators`` and ``Discriminators`` each do their whole pass in one ``forward`` so that each can
@@ -18,13 +21,21 @@ be wrapped in DistributedDataParallel as one module.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import os
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from training.checkpoint import (  # noqa: F401  (re-exported: scripts import them from here)
+    CKPT_FORMAT,
+    average_checkpoints,
+    exported_weights,
+    load_checkpoint,
+    load_generator,
+    read_checkpoint,
+    save_checkpoint,
+)
 from training.config import TrainConfig
 from training.losses import PerceptualLoss, l1, lsgan_loss, pde_losses
 from training.nets import (
@@ -44,12 +55,18 @@ def loss_values(logged: dict) -> dict[str, float]:
     does not wait for the device; this reads them all at once, on the steps that log."""
     names = list(logged)
     device = next((v.device for v in logged.values() if isinstance(v, Tensor)), None)
-    values = torch.stack([torch.as_tensor(logged[n], dtype=torch.float32, device=device)
-                          for n in names])
+    values = torch.stack(
+        [torch.as_tensor(logged[n], dtype=torch.float32, device=device) for n in names]
+    )
     return dict(zip(names, values.tolist(), strict=True))
 
-# checkpoint format
-CKPT_FORMAT = 1
+
+def lr_factor(epoch: int, cfg: TrainConfig) -> float:
+    """1 until decay_start_epoch, then linear to 0 at the end of the last epoch:
+    f(e) = min(1, (epochs - e) / (epochs - decay_start_epoch))."""
+    if epoch < cfg.decay_start_epoch or cfg.decay_start_epoch >= cfg.epochs:  # no decay
+        return 1.0
+    return max(0.0, (cfg.epochs - epoch) / (cfg.epochs - cfg.decay_start_epoch))
 
 
 class Generators(nn.Module):
@@ -57,8 +74,11 @@ class Generators(nn.Module):
 
     def __init__(self, cfg: TrainConfig):
         super().__init__()
-        self.s2o = build_generator(cfg)
-        self.o2s = build_reverse_generator(cfg) if variant_spec(cfg.variant).cycle else None
+        n_sar = len(cfg.bands)
+        self.s2o = build_generator(cfg.variant, n_sar, cfg.width, cfg.pmd_eps)
+        self.o2s = None
+        if variant_spec(cfg.variant).cycle:
+            self.o2s = build_reverse_generator(cfg.variant, n_sar, cfg.width, cfg.pmd_eps)
 
     def forward(self, sar: Tensor, optical: Tensor) -> dict[str, Tensor | None]:
         """{"fake_optical": G(x), "side": G_PMD(x) or None} and, with a cycle,
@@ -81,8 +101,9 @@ class Discriminators(nn.Module):
         spec = variant_spec(cfg.variant)
         n_sar = len(cfg.bands)
         self.conditional = spec.conditional_discriminator
-        self.optical = build_discriminator(OPTICAL_BANDS + (n_sar if self.conditional else 0), cfg)
-        self.sar = build_discriminator(n_sar, cfg) if spec.cycle else None
+        n_optical = OPTICAL_BANDS + (n_sar if self.conditional else 0)
+        self.optical = build_discriminator(n_optical, cfg.width)
+        self.sar = build_discriminator(n_sar, cfg.width) if spec.cycle else None
 
     def forward(
         self, optical: Tensor, sar_images: Tensor | None, condition: Tensor
@@ -153,6 +174,13 @@ class S2OCycleGAN:
         if cfg.ema_decay > 0:
             self.ema = copy.deepcopy(self.generators.s2o).requires_grad_(False).eval()
         self.ema_updates = 0
+        # set by setup_training: optimisers, lr schedulers, grad scalers (each {"g", "d"}), and
+        # the modules a step runs (the networks, or their DDP wrappers after distribute())
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self.scalers: dict[str, torch.amp.GradScaler] = {}
+        self.amp = False
+        self.runners: dict[str, nn.Module] = {"g": self.generators, "d": self.discriminators}
 
     @property
     def exported_generator(self) -> nn.Module:
@@ -181,6 +209,97 @@ class S2OCycleGAN:
             if net is not None:
                 net.to(device)
         return self
+
+    # -- optimisation ------------------------------------------------------------------------
+    def setup_training(self, amp: bool = False) -> S2OCycleGAN:
+        """Adam for the generators and for the discriminators (lr, betas of the config), their
+        linear-decay schedules (lr_factor, stepped by end_epoch) and gradient scalers (``amp``:
+        float16 autocast, CUDA only). Call after ``to(device)``."""
+        cfg = self.cfg
+        self.amp = amp
+        self.optimizers = {
+            "g": torch.optim.Adam(self.generators.parameters(), lr=cfg.lr, betas=cfg.betas),
+            "d": torch.optim.Adam(self.discriminators.parameters(), lr=cfg.lr, betas=cfg.betas),
+        }
+        self.schedulers = {
+            k: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: lr_factor(e, cfg))
+            for k, opt in self.optimizers.items()
+        }
+        self.scalers = {k: torch.amp.GradScaler("cuda", enabled=amp) for k in self.optimizers}
+        return self
+
+    def distribute(self) -> None:
+        """Run the steps through DistributedDataParallel (one module per optimiser); the frozen
+        discriminators inside the generator loss stay unwrapped."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        self.runners = {
+            "g": DistributedDataParallel(
+                self.generators, find_unused_parameters=True, broadcast_buffers=False
+            ),
+            "d": DistributedDataParallel(self.discriminators, broadcast_buffers=False),
+        }
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
+
+    def _update(self, key: str, loss: Tensor) -> None:
+        """One optimiser step of ``key`` ("g" or "d") on ``loss``, through its grad scaler."""
+        optimizer, scaler = self.optimizers[key], self.scalers[key]
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    def train_step(self, sar: Tensor, optical: Tensor) -> dict[str, Tensor | float]:
+        """One optimisation step (CycleGAN's optimize_parameters): the generator pass, the
+        generator update (Eq. 8, discriminators frozen), the moving average, then the
+        discriminator update on real vs pooled generated images. Returns the logged losses
+        (detached tensors, ``loss_values`` reads them; d_* are 0.0 without a GAN loss)."""
+        with self.autocast():  # G(x), G_PMD(x) and, with a cycle, F(G(x)), F(y), G(F(y))
+            out = self.runners["g"](sar, optical)
+        set_requires_grad(self.discriminators, False)
+        with self.autocast():
+            g_loss, logs = self.generator_loss(sar, optical, out)
+        self._update("g", g_loss)
+        self.update_ema()
+        logs.update(d_optical=0.0, d_sar=0.0)
+        if self.uses_gan:
+            set_requires_grad(self.discriminators, True)
+            with self.autocast():
+                d_loss, d_logs = self.discriminator_loss(sar, optical, out, self.runners["d"])
+            self._update("d", d_loss)
+            logs.update(d_logs)
+        return logs
+
+    def end_epoch(self) -> None:
+        """The learning-rate schedules' step at the end of an epoch."""
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+
+    @property
+    def lr(self) -> float:
+        return self.optimizers["g"].param_groups[0]["lr"]
+
+    def optimisation_state_dict(self) -> dict:
+        """{"optimizers", "schedulers", "scalers"}: each {"g": state, "d": state}."""
+        return {
+            name: {k: obj.state_dict() for k, obj in group.items()}
+            for name, group in (
+                ("optimizers", self.optimizers),
+                ("schedulers", self.schedulers),
+                ("scalers", self.scalers),
+            )
+        }
+
+    def load_optimisation_state_dict(self, state: dict) -> None:
+        for name, group in (
+            ("optimizers", self.optimizers),
+            ("schedulers", self.schedulers),
+            ("scalers", self.scalers),
+        ):
+            for k, obj in group.items():
+                obj.load_state_dict(state[name][k])
 
     # -- losses -----------------------------------------------------------------------------
     def generator_loss(
@@ -254,59 +373,3 @@ class S2OCycleGAN:
         self.discriminators.load_state_dict(state["discriminators"])
         self.pool_optical.load_state_dict(state["pools"]["optical"])
         self.pool_sar.load_state_dict(state["pools"]["sar"])
-
-
-# -- checkpoints ----------------------------------------------------------------------------
-def save_checkpoint(path: str | os.PathLike, checkpoint: dict) -> None:
-    """Write atomically: to a temporary file beside ``path``, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
-
-
-def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    if checkpoint.get("format") != CKPT_FORMAT:
-        raise ValueError(f"{path} is not an s2o training checkpoint (format {CKPT_FORMAT})")
-    return checkpoint
-
-
-def exported_weights(checkpoint: dict) -> dict[str, Tensor]:
-    """The state dict of the SAR -> optical generator a checkpoint exports: the moving average
-    of its weights when the run kept one (``ema_decay``), else G's own weights."""
-    model = checkpoint["model"]
-    if "ema" in model:
-        return dict(model["ema"]["weights"])
-    prefix = "s2o."
-    return {k[len(prefix) :]: v for k, v in model["generators"].items() if k.startswith(prefix)}
-
-
-def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[TrainConfig, nn.Module]:
-    """(config, SAR -> optical generator in eval mode) of a checkpoint written by train.py."""
-    checkpoint = read_checkpoint(path, map_location)
-    cfg = TrainConfig.from_dict(checkpoint["config"])
-    generator = build_generator(cfg)
-    generator.load_state_dict(exported_weights(checkpoint))
-    return cfg, generator.eval()
-
-
-def average_checkpoints(paths, out: str | os.PathLike) -> Path:
-    """Write a checkpoint whose generators' weights are the mean of those of ``paths`` (kept
-    copies of one run; the generators have no normalisation statistics, so a weight average is
-    a network of the same kind, as in stochastic weight averaging). It holds what
-    load_checkpoint and the exporter read: format, the last copy's config, the generators."""
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise ValueError("average_checkpoints needs at least one checkpoint")
-    states = [exported_weights(read_checkpoint(p)) for p in paths]
-    if any(s.keys() != states[0].keys() for s in states):
-        raise ValueError(f"{paths} do not hold the same generators: cannot average them")
-    mean = {k: (torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
-                if v.is_floating_point() else v) for k, v in states[0].items()}
-    last = read_checkpoint(paths[-1])
-    save_checkpoint(out, {"format": CKPT_FORMAT, "config": last["config"],
-                          "model": {"generators": {f"s2o.{k}": v for k, v in mean.items()}},
-                          "averaged_from": [p.name for p in paths]})
-    return Path(out)

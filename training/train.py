@@ -32,7 +32,6 @@ if str(ROOT) not in sys.path:  # run as a plain script: python training/train.py
     sys.path.insert(0, str(ROOT))
 
 import argparse
-import contextlib
 import csv
 import json
 import os
@@ -40,6 +39,7 @@ import random
 import shutil
 import time
 import warnings
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -50,21 +50,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from training.config import TrainConfig, add_config_arguments, config_from_namespace
-from training.cyclegan import (
-    CKPT_FORMAT,
-    LOSS_NAMES,
-    S2OCycleGAN,
-    loss_values,
+from training.checkpoint import (
+    Progress,
     read_checkpoint,
+    resume_training,
     save_checkpoint,
-    set_requires_grad,
+    training_checkpoint,
 )
+from training.config import TrainConfig, add_config_arguments, config_from_namespace
+from training.cyclegan import LOSS_NAMES, S2OCycleGAN, loss_values, lr_factor  # noqa: F401
 from training.data import make_dataset
 from training.losses import VGGWeightsNotFoundError
 
@@ -78,7 +76,7 @@ N_SAMPLES = 4
 
 
 # ---------------------------------------------------------------------------------------------
-# helpers
+# set-up
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -105,12 +103,65 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def lr_factor(epoch: int, cfg: TrainConfig) -> float:
-    """1 until decay_start_epoch, then linear to 0 at the end of the last epoch:
-    f(e) = min(1, (epochs - e) / (epochs - decay_start_epoch))."""
-    if epoch < cfg.decay_start_epoch or cfg.decay_start_epoch >= cfg.epochs:  # no decay
-        return 1.0
-    return max(0.0, (cfg.epochs - epoch) / (cfg.epochs - cfg.decay_start_epoch))
+def configure(args: argparse.Namespace) -> tuple[TrainConfig, dict | None]:
+    """(config, checkpoint to resume or None): fresh, from --config, or the checkpoint's, each
+    with the command line's options overriding it. Exits with the reason on a bad config."""
+    checkpoint, base = None, None
+    if args.resume:
+        out_dir = Path(getattr(args, "out_dir", TrainConfig.out_dir))
+        path = out_dir / CHECKPOINT if args.resume == "auto" else Path(args.resume)
+        checkpoint = read_checkpoint(path)
+        base = TrainConfig.from_dict(checkpoint["config"])
+    elif args.config:
+        try:
+            base = TrainConfig.from_dict(json.loads(args.config.read_text()))
+        except (OSError, ValueError) as err:
+            sys.exit(f"train.py: error: --config {args.config}: {err}")
+    try:
+        return config_from_namespace(args, base), checkpoint
+    except ValueError as err:
+        sys.exit(f"train.py: error: {err}")
+
+
+def pick_device(option: str, local_rank: int) -> torch.device:
+    if option == "auto":
+        option = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    elif option == "cuda":
+        option = f"cuda:{local_rank}"
+    return torch.device(option)
+
+
+@dataclass
+class Processes:
+    """This process's place in the run (torchrun sets WORLD_SIZE, RANK, LOCAL_RANK)."""
+
+    world: int
+    rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def start(cls, device_option: str) -> Processes:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        device = pick_device(device_option, int(os.environ.get("LOCAL_RANK", "0")))
+        if world > 1:
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        return cls(world, dist.get_rank() if world > 1 else 0, device)
+
+
+def seed_everything(seed: int) -> None:
+    """The same initial weights on every rank; deterministic algorithms."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
 
 
 def epoch_indices(n: int, cfg: TrainConfig, epoch: int, rank: int, world: int) -> list[int]:
@@ -120,34 +171,51 @@ def epoch_indices(n: int, cfg: TrainConfig, epoch: int, rank: int, world: int) -
     return list(sampler)
 
 
-def rng_state() -> dict:
-    """Python, numpy and torch RNG states, in types torch.load(weights_only=True) accepts."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": (kind, keys.tolist(), pos, has_gauss, gauss),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+def training_data(cfg: TrainConfig, procs: Processes):
+    """(training set, the fixed samples of the sample grids, steps per epoch)."""
+    options = dict(
+        in_bands=cfg.bands,
+        crop=cfg.crop or None,
+        seed=cfg.seed,
+        sar_db_range=cfg.sar_db_range,
+        optical_dn_range=cfg.optical_dn_range,
+    )
+    dataset = make_dataset(
+        cfg.data_kind,
+        cfg.data_root,
+        cfg.train_split,
+        augment=cfg.augment,
+        rot90=cfg.rot90,
+        balance=cfg.balance,
+        **options,
+    )
+    shown = make_dataset(cfg.data_kind, cfg.data_root, cfg.train_split, augment=False, **options)
+    samples = [shown[i] for i in range(min(N_SAMPLES, len(shown)))]
+    n = len(epoch_indices(len(dataset), cfg, 0, procs.rank, procs.world))
+    steps_per_epoch = n // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(dataset)} samples give no full batch of {cfg.batch_size}")
+    return dataset, samples, steps_per_epoch
 
 
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def epoch_loader(dataset, cfg: TrainConfig, progress: Progress, steps: int, procs: Processes):
+    """The batches of the current epoch still to do: order from (seed, epoch), a resumed run
+    skips the batches done."""
+    dataset.set_epoch(progress.epoch)
+    order = epoch_indices(len(dataset), cfg, progress.epoch, procs.rank, procs.world)
+    order = order[progress.batch * cfg.batch_size : steps * cfg.batch_size]
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=order,
+        num_workers=cfg.num_workers,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(cfg.seed * 100003 + progress.epoch),
+    )
 
 
-def pick_device(option: str, local_rank: int) -> torch.device:
-    if option == "auto":
-        option = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    elif option == "cuda":
-        option = f"cuda:{local_rank}"
-    return torch.device(option)
+# ---------------------------------------------------------------------------------------------
+# outputs
 
 
 def to_image(t: torch.Tensor) -> np.ndarray:
@@ -225,248 +293,151 @@ def open_loss_log(path: Path, resume_step: int | None):
     return open(path, "a", newline="")
 
 
+class RunOutputs:
+    """What rank 0 writes beside the checkpoint: config.json, the loss CSV and curves, samples."""
+
+    def __init__(self, cfg: TrainConfig, resume_step: int | None):
+        self.out_dir = Path(cfg.out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / CONFIG_JSON).write_text(json.dumps(cfg.to_dict(), indent=1))
+        self.log = open_loss_log(self.out_dir / LOSS_CSV, resume_step)
+        self.writer = csv.DictWriter(self.log, CSV_COLUMNS)
+
+    def log_losses(self, progress: Progress, lr: float, logs: dict) -> dict[str, float]:
+        values = loss_values(logs)  # the only device sync for the losses
+        self.writer.writerow({"step": progress.step, "epoch": progress.epoch, "lr": lr, **values})
+        self.log.flush()
+        return values
+
+    def end_epoch(self, epoch: int, generator, samples: list, device, keep_every: int) -> None:
+        if keep_every and epoch % keep_every == 0:  # kept copies, for model selection
+            shutil.copyfile(
+                self.out_dir / CHECKPOINT, self.out_dir / f"checkpoint_epoch{epoch:03d}.pt"
+            )
+        save_sample_grid(
+            self.out_dir / SAMPLES_DIR / f"epoch_{epoch:03d}.png", generator, samples, device
+        )
+        plot_losses(self.out_dir / LOSS_CSV, self.out_dir / LOSS_PNG)
+
+    def close(self) -> None:
+        self.log.close()
+        plot_losses(self.out_dir / LOSS_CSV, self.out_dir / LOSS_PNG)
+
+
 # ---------------------------------------------------------------------------------------------
 # the run
 
 
-def main(argv=None) -> None:
-    # -- 1. configuration (fresh, or the checkpoint's with command-line overrides) ---------------
-    args = parse_args(argv)
-    checkpoint, base = None, None
-    if args.resume:
-        out_dir = Path(getattr(args, "out_dir", TrainConfig.out_dir))
-        path = out_dir / CHECKPOINT if args.resume == "auto" else Path(args.resume)
-        checkpoint = read_checkpoint(path)
-        base = TrainConfig.from_dict(checkpoint["config"])
-    elif args.config:
+class Run:
+    """One training run in this process: model, data, progress, checkpoints and outputs."""
+
+    def __init__(self, cfg: TrainConfig, checkpoint: dict | None):
+        self.cfg, self.procs = cfg, Processes.start(cfg.device)
+        seed_everything(cfg.seed)
+        self.dataset, self.samples, self.steps_per_epoch = training_data(cfg, self.procs)
         try:
-            base = TrainConfig.from_dict(json.loads(args.config.read_text()))
-        except (OSError, ValueError) as err:
-            sys.exit(f"train.py: error: --config {args.config}: {err}")
-    try:
-        cfg = config_from_namespace(args, base)
-    except ValueError as err:
-        sys.exit(f"train.py: error: {err}")
-    out_dir = Path(cfg.out_dir)
+            model = S2OCycleGAN(cfg, seed_offset=self.procs.rank).to(self.procs.device)
+        except VGGWeightsNotFoundError as err:
+            sys.exit(f"train.py: error: {err}")
+        self.model = model.setup_training(amp=cfg.amp and self.procs.device.type == "cuda")
+        self.progress = Progress()
+        if checkpoint is not None:
+            self.progress = resume_training(checkpoint, model, self.procs.rank, self.procs.world)
+        if self.procs.world > 1:
+            model.distribute()
+        resume_step = self.progress.step if checkpoint is not None else None
+        self.outputs = RunOutputs(cfg, resume_step) if self.procs.is_main else None
+        self.started, self.start_step = time.monotonic(), self.progress.step
+        self.saved_at, self.train_seconds = self.progress.step, 0.0
 
-    # -- 2. processes and device (torchrun sets WORLD_SIZE, RANK, LOCAL_RANK) -------------------
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(cfg.device, local_rank)
-    if world > 1:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    rank = dist.get_rank() if world > 1 else 0
-    is_main = rank == 0
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    use_amp = cfg.amp and device.type == "cuda"
+    def reached_max(self) -> bool:
+        cfg = self.cfg
+        minutes = (time.monotonic() - self.started) / 60
+        out_of_time = bool(cfg.max_minutes) and minutes > cfg.max_minutes
+        return (bool(cfg.max_steps) and self.progress.step >= cfg.max_steps) or out_of_time
 
-    # -- 3. determinism ----------------------------------------------------------------------
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-
-    # -- 4. data -----------------------------------------------------------------------------
-    data_options = dict(
-        in_bands=cfg.bands,
-        crop=cfg.crop or None,
-        seed=cfg.seed,
-        sar_db_range=cfg.sar_db_range,
-        optical_dn_range=cfg.optical_dn_range,
-    )
-    dataset = make_dataset(
-        cfg.data_kind, cfg.data_root, cfg.train_split, augment=cfg.augment, rot90=cfg.rot90,
-        balance=cfg.balance, **data_options
-    )
-    shown = make_dataset(
-        cfg.data_kind, cfg.data_root, cfg.train_split, augment=False, **data_options
-    )
-    samples = [shown[i] for i in range(min(N_SAMPLES, len(shown)))]
-    steps_per_epoch = len(epoch_indices(len(dataset), cfg, 0, rank, world)) // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(dataset)} samples give no full batch of {cfg.batch_size}")
-
-    # -- 5. model, optimizers, schedulers ------------------------------------------------------
-    try:
-        model = S2OCycleGAN(cfg, seed_offset=rank).to(device)
-    except VGGWeightsNotFoundError as err:
-        sys.exit(f"train.py: error: {err}")
-    opt_g = torch.optim.Adam(model.generators.parameters(), lr=cfg.lr, betas=cfg.betas)
-    opt_d = torch.optim.Adam(model.discriminators.parameters(), lr=cfg.lr, betas=cfg.betas)
-    sched_g, sched_d = (
-        torch.optim.lr_scheduler.LambdaLR(opt, lambda e: lr_factor(e, cfg))
-        for opt in (opt_g, opt_d)
-    )
-    scaler_g, scaler_d = (torch.amp.GradScaler("cuda", enabled=use_amp) for _ in range(2))
-    step, epoch, batch_in_epoch = 0, 0, 0
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        if world > 1 and len(checkpoint.get("rank_pools", [])) == world:
-            pools = checkpoint["rank_pools"][rank]
-            model.pool_optical.load_state_dict(pools["optical"])
-            model.pool_sar.load_state_dict(pools["sar"])
-        for obj, key in ((opt_g, "g"), (opt_d, "d")):
-            obj.load_state_dict(checkpoint["optimizers"][key])
-        for obj, key in ((sched_g, "g"), (sched_d, "d")):
-            obj.load_state_dict(checkpoint["schedulers"][key])
-        for obj, key in ((scaler_g, "g"), (scaler_d, "d")):
-            obj.load_state_dict(checkpoint["scalers"][key])
-        set_rng_state(checkpoint["rng"])
-        step, epoch, batch_in_epoch = (
-            checkpoint["progress"][k] for k in ("step", "epoch", "batch")
-        )
-    generators, discriminators = model.generators, model.discriminators
-    if world > 1:  # one DDP module per optimizer; the frozen D inside the G loss is unwrapped
-        generators = DistributedDataParallel(
-            generators, find_unused_parameters=True, broadcast_buffers=False
-        )
-        discriminators = DistributedDataParallel(discriminators, broadcast_buffers=False)
-
-    def save() -> None:
+    def save(self) -> None:
         """Checkpoint (rank 0 writes; every rank contributes its image pools)."""
+        model, world = self.model, self.procs.world
         pools = {"optical": model.pool_optical.state_dict(), "sar": model.pool_sar.state_dict()}
         rank_pools = [None] * world
         if world > 1:
             dist.all_gather_object(rank_pools, pools)
-        if is_main:
-            save_checkpoint(
-                out_dir / CHECKPOINT,
-                {
-                    "format": CKPT_FORMAT,
-                    "config": cfg.to_dict(),
-                    "model": model.state_dict(),
-                    "rank_pools": rank_pools if world > 1 else [],
-                    "optimizers": {"g": opt_g.state_dict(), "d": opt_d.state_dict()},
-                    "schedulers": {"g": sched_g.state_dict(), "d": sched_d.state_dict()},
-                    "scalers": {"g": scaler_g.state_dict(), "d": scaler_d.state_dict()},
-                    "rng": rng_state(),
-                    "progress": {"step": step, "epoch": epoch, "batch": batch_in_epoch},
-                },
+        if self.procs.is_main:
+            state = training_checkpoint(
+                self.cfg, model, self.progress, rank_pools if world > 1 else []
             )
+            save_checkpoint(Path(self.cfg.out_dir) / CHECKPOINT, state)
+        self.saved_at = self.progress.step
 
-    # -- 6. outputs (rank 0 only) -----------------------------------------------------------
-    log = None
-    if is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / CONFIG_JSON).write_text(json.dumps(cfg.to_dict(), indent=1))
-        log = open_loss_log(out_dir / LOSS_CSV, step if checkpoint is not None else None)
-        log_writer = csv.DictWriter(log, CSV_COLUMNS)
-    autocast = (
-        (lambda: torch.autocast("cuda", dtype=torch.float16)) if use_amp else contextlib.nullcontext
-    )
-
-    # -- 7. the loop ---------------------------------------------------------------------------
-    started = time.monotonic()
-
-    def reached_max() -> bool:
-        out_of_time = bool(cfg.max_minutes) and time.monotonic() - started > 60 * cfg.max_minutes
-        return (bool(cfg.max_steps) and step >= cfg.max_steps) or out_of_time
-
-    start_step, saved_at, train_seconds = step, step, 0.0
-    while epoch < cfg.epochs and not reached_max():
-        # this epoch's data: order from (seed, epoch), resumed runs skip the batches done
-        dataset.set_epoch(epoch)
-        order = epoch_indices(len(dataset), cfg, epoch, rank, world)
-        order = order[batch_in_epoch * cfg.batch_size : steps_per_epoch * cfg.batch_size]
-        loader = DataLoader(
-            dataset,
-            batch_size=cfg.batch_size,
-            sampler=order,
-            num_workers=cfg.num_workers,
-            drop_last=True,
-            generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch),
-        )
-        progress = tqdm(
+    def train_epoch(self) -> None:
+        """The current epoch's remaining steps, or up to max_steps / max_minutes."""
+        cfg, device, progress = self.cfg, self.procs.device, self.progress
+        loader = epoch_loader(self.dataset, cfg, progress, self.steps_per_epoch, self.procs)
+        bar = tqdm(
             loader,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            initial=batch_in_epoch,
-            total=steps_per_epoch,
-            disable=not is_main,
+            desc=f"epoch {progress.epoch + 1}/{cfg.epochs}",
+            initial=progress.batch,
+            total=self.steps_per_epoch,
+            disable=not self.procs.is_main,
             dynamic_ncols=True,
         )
         epoch_start = time.perf_counter()
-        for batch in progress:
+        for batch in bar:
             sar = batch["sar"].to(device, non_blocking=True)
             optical = batch["optical"].to(device, non_blocking=True)
-
-            # generator pass: G(x), G_PMD(x) and, with a cycle, F(G(x)), F(y), G(F(y))
-            with autocast():
-                out = generators(sar, optical)
-
-            # generator update, Eq. (8), discriminators frozen
-            set_requires_grad(model.discriminators, False)
-            with autocast():
-                g_loss, logs = model.generator_loss(sar, optical, out)
-            opt_g.zero_grad(set_to_none=True)
-            scaler_g.scale(g_loss).backward()
-            scaler_g.step(opt_g)
-            scaler_g.update()
-            model.update_ema()
-
-            # discriminator update: real vs generated images from the pools
-            logs.update(d_optical=0.0, d_sar=0.0)
-            if model.uses_gan:
-                set_requires_grad(model.discriminators, True)
-                with autocast():
-                    d_loss, d_logs = model.discriminator_loss(sar, optical, out, discriminators)
-                opt_d.zero_grad(set_to_none=True)
-                scaler_d.scale(d_loss).backward()
-                scaler_d.step(opt_d)
-                scaler_d.update()
-                logs.update(d_logs)
-
-            # bookkeeping: loss row, progress bar, periodic checkpoint
-            step += 1
-            batch_in_epoch += 1
-            if is_main and step % cfg.log_every == 0:
-                lr = opt_g.param_groups[0]["lr"]
-                values = loss_values(logs)  # the only device sync for the losses
-                log_writer.writerow({"step": step, "epoch": epoch, "lr": lr, **values})
-                log.flush()
-                progress.set_postfix(g=f"{values['g_total']:.3f}", pix=f"{values['pix']:.3f}")
-            if cfg.save_every and step % cfg.save_every == 0:
-                save()
-                saved_at = step
-            if reached_max():
+            logs = self.model.train_step(sar, optical)
+            progress.step += 1
+            progress.batch += 1
+            if self.outputs is not None and progress.step % cfg.log_every == 0:
+                values = self.outputs.log_losses(progress, self.model.lr, logs)
+                bar.set_postfix(g=f"{values['g_total']:.3f}", pix=f"{values['pix']:.3f}")
+            if cfg.save_every and progress.step % cfg.save_every == 0:
+                self.save()
+            if self.reached_max():
                 break
-        progress.close()
-        train_seconds += time.perf_counter() - epoch_start  # data + steps + checkpoints
+        bar.close()
+        self.train_seconds += time.perf_counter() - epoch_start  # data + steps + checkpoints
 
-        # end of an epoch: learning-rate schedule, checkpoint, sample grid, loss curves
-        if batch_in_epoch == steps_per_epoch:
-            sched_g.step()
-            sched_d.step()
-            epoch, batch_in_epoch = epoch + 1, 0
-            save()
-            saved_at = step
-            if is_main and cfg.keep_every and epoch % cfg.keep_every == 0:  # for model selection
-                shutil.copyfile(out_dir / CHECKPOINT, out_dir / f"checkpoint_epoch{epoch:03d}.pt")
-            if is_main:
-                save_sample_grid(
-                    out_dir / SAMPLES_DIR / f"epoch_{epoch:03d}.png",
-                    model.exported_generator,
-                    samples,
-                    device,
-                )
-                plot_losses(out_dir / LOSS_CSV, out_dir / LOSS_PNG)
-    if saved_at != step:  # stopped by max_steps inside an epoch
-        save()
+    def end_epoch(self) -> None:
+        """Learning-rate schedule, checkpoint, kept copy, sample grid, loss curves."""
+        self.model.end_epoch()
+        self.progress.epoch, self.progress.batch = self.progress.epoch + 1, 0
+        self.save()
+        if self.outputs is not None:
+            self.outputs.end_epoch(
+                self.progress.epoch,
+                self.model.exported_generator,
+                self.samples,
+                self.procs.device,
+                self.cfg.keep_every,
+            )
 
-    # -- 8. summary -----------------------------------------------------------------------------
-    if is_main:
-        log.close()
-        plot_losses(out_dir / LOSS_CSV, out_dir / LOSS_PNG)
-        steps_run = step - start_step
-        per_step = train_seconds / steps_run if steps_run else float("nan")
-        print(
-            f"trained {steps_run} steps (total {step}, epoch {epoch}) in {train_seconds:.1f} s: "
-            f"{per_step:.3f} s/step on {device} x {world}; checkpoint {out_dir / CHECKPOINT}"
-        )
-    if world > 1:
-        dist.destroy_process_group()
+    def finish(self) -> None:
+        if self.saved_at != self.progress.step:  # stopped by max_steps inside an epoch
+            self.save()
+        if self.outputs is not None:
+            self.outputs.close()
+            steps_run = self.progress.step - self.start_step
+            per_step = self.train_seconds / steps_run if steps_run else float("nan")
+            print(
+                f"trained {steps_run} steps (total {self.progress.step}, epoch "
+                f"{self.progress.epoch}) in {self.train_seconds:.1f} s: {per_step:.3f} s/step "
+                f"on {self.procs.device} x {self.procs.world}; checkpoint "
+                f"{Path(self.cfg.out_dir) / CHECKPOINT}"
+            )
+        if self.procs.world > 1:
+            dist.destroy_process_group()
+
+
+def main(argv=None) -> None:
+    cfg, checkpoint = configure(parse_args(argv))
+    run = Run(cfg, checkpoint)
+    while run.progress.epoch < cfg.epochs and not run.reached_max():
+        run.train_epoch()
+        if run.progress.batch == run.steps_per_epoch:
+            run.end_epoch()
+    run.finish()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""training.cyclegan.average_checkpoints: the mean of generators' weights, loadable and exportable
+"""training.checkpoint.average_checkpoints: the mean of generators' weights, loadable and exportable
 like any checkpoint."""
 
 from __future__ import annotations
@@ -6,15 +6,19 @@ from __future__ import annotations
 import pytest
 import torch
 
+from training.checkpoint import (
+    average_checkpoints,
+    load_checkpoint,
+    load_generator,
+    read_checkpoint,
+    save_model_checkpoint,
+)
 from training.config import TrainConfig
-from training.cyclegan import CKPT_FORMAT, S2OCycleGAN, average_checkpoints, load_checkpoint
-from training.cyclegan import save_checkpoint as save
 
 
 def write(path, seed, cfg):
     torch.manual_seed(seed)
-    model = S2OCycleGAN(cfg)
-    save(path, {"format": CKPT_FORMAT, "config": cfg.to_dict(), "model": model.state_dict()})
+    save_model_checkpoint(path, cfg)
     return load_checkpoint(path)[1]
 
 
@@ -24,6 +28,9 @@ def test_average_is_the_mean_of_the_generators(tmp_path):
     out = average_checkpoints([tmp_path / f"c{i}.pt" for i in range(3)], tmp_path / "avg.pt")
     got_cfg, avg = load_checkpoint(out)
     assert got_cfg == cfg
+    spec = load_generator(out)[1]  # the model section is carried over: export reads it
+    assert read_checkpoint(out)["model_spec"] == read_checkpoint(tmp_path / "c2.pt")["model_spec"]
+    assert (spec.variant, spec.bands, spec.width) == ("full", ("VV", "VH"), 4)
     for name, value in avg.state_dict().items():
         expected = torch.stack([g.state_dict()[name] for g in gens]).mean(0)
         torch.testing.assert_close(value, expected)

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from training.checkpoint import save_model_checkpoint
 from training.config import TrainConfig
 from training.cyclegan import (
     ImagePool,
     S2OCycleGAN,
     load_checkpoint,
     loss_values,
-    save_checkpoint,
     set_requires_grad,
 )
 from training.data import make_dataset
@@ -97,7 +97,7 @@ def test_checkpoint_round_trip(tmp_path):
     cfg = TrainConfig(variant="tcd_grad", width=4, in_bands="VV", **NO_PER)
     model = S2OCycleGAN(cfg)
     path = tmp_path / "ckpt.pt"
-    save_checkpoint(path, {"format": 1, "config": cfg.to_dict(), "model": model.state_dict()})
+    save_model_checkpoint(path, cfg, model)
     assert not (tmp_path / "ckpt.pt.tmp").exists()
     cfg2, gen = load_checkpoint(path)
     assert cfg2 == cfg and not gen.training

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from training.checkpoint import save_model_checkpoint
 from training.config import TrainConfig
-from training.cyclegan import CKPT_FORMAT, S2OCycleGAN, save_checkpoint
 from training.data import make_dataset
 from training.evaluate import (
     FLOOR_MEAN,
@@ -56,7 +56,7 @@ def test_correlation_sees_pattern_not_level():
 
 
 def test_translate_pads_to_the_stride_and_crops_back():
-    gen = build_generator(TrainConfig(width=4, in_bands="VV")).eval()
+    gen = build_generator("full", in_channels=1, width=4).eval()
     sar = torch.rand(1, 30, 34) * 2 - 1
     out = translate(gen, sar)
     assert out.shape == (3, 30, 34)
@@ -68,10 +68,7 @@ def test_translate_pads_to_the_stride_and_crops_back():
 def test_table_json_and_floors(tmp_path, capsys):
     cfg = TrainConfig(variant="base", width=4, lambda_per=0.0)
     ckpt = tmp_path / "base" / "checkpoint.pt"
-    model = S2OCycleGAN(cfg)
-    save_checkpoint(
-        ckpt, {"format": CKPT_FORMAT, "config": cfg.to_dict(), "model": model.state_dict()}
-    )
+    save_model_checkpoint(ckpt, cfg)
     out_json = tmp_path / "scores.json"
     rows = main([str(ckpt), "--data-root", str(BEN), "--split", "val", "--floors",
                  "--names", "random base", "--json", str(out_json)])  # fmt: skip

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from training.config import TrainConfig
 from training.nets import VARIANTS, build_generator, build_reverse_generator, receptive_field_radius
 from training.nets.blocks import BlockCascade, RK2Block, TCDBlock
 from training.nets.heads import GradientHead, PMDHead
@@ -74,7 +73,7 @@ def test_gradient_head_on_a_plane():
 
 
 def test_head_kernels_are_fixed_buffers():
-    gen = build_generator(TrainConfig(variant="full", width=4, in_bands="VV"))
+    gen = build_generator("full", in_channels=1, width=4)
     param_ids = {id(p) for p in gen.parameters()}
     assert id(gen.head.kernels) not in param_ids
     assert "head.kernels" in gen.state_dict()
@@ -137,9 +136,8 @@ def test_rk2_block_is_heun():
 @pytest.mark.parametrize("bands", ["VV", "VV,VH"])
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_every_variant_runs_forward_and_backward(variant, bands):
-    cfg = TrainConfig(variant=variant, width=4, in_bands=bands)
-    n_in = len(cfg.bands)
-    gen = build_generator(cfg)
+    n_in = len(bands.split(","))
+    gen = build_generator(variant, n_in, width=4)
     x = torch.rand(2, n_in, 32, 32) * 2 - 1
     optical, side = gen(x, return_pmd=True)
     assert optical.shape == (2, 3, 32, 32)
@@ -156,19 +154,19 @@ def test_every_variant_runs_forward_and_backward(variant, bands):
     assert all(g is not None for g in grads)
     assert sum(float(g.abs().sum()) for g in grads) > 0
     if VARIANTS[variant].cycle:
-        back = build_reverse_generator(cfg)(optical.detach())
+        back = build_reverse_generator(variant, n_in, width=4)(optical.detach())
         assert back.shape == (2, n_in, 32, 32)
 
 
 def test_size_not_multiple_of_stride_is_refused():
-    gen = build_generator(TrainConfig(width=4))
+    gen = build_generator("full", 2, width=4)
     with pytest.raises(ValueError, match="multiples of 4"):
         gen(torch.zeros(1, 2, 30, 32))
 
 
 def test_receptive_field_radii():
     radii = {
-        v: receptive_field_radius(build_generator(TrainConfig(variant=v, width=2)))
+        v: receptive_field_radius(build_generator(v, 2, width=2))
         for v in ("base", "full", "pix2pix")
     }
     assert radii == {"base": 39, "full": 47, "pix2pix": 44}
@@ -176,8 +174,7 @@ def test_receptive_field_radii():
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_crop_equals_whole_image_away_from_the_crop_border(variant):
-    cfg = TrainConfig(variant=variant, width=4, in_bands="VV,VH")
-    gen = build_generator(cfg).eval()
+    gen = build_generator(variant, 2, width=4).eval()
     m, r = gen.size_multiple, receptive_field_radius(gen)
     crop = -(-(2 * r + 24) // m) * m
     top, left = 2 * m, 3 * m
@@ -196,9 +193,8 @@ def test_crop_equals_whole_image_away_from_the_crop_border(variant):
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_zero_padded_copy_equals_the_network_away_from_the_border(variant):
-    cfg = TrainConfig(variant=variant, width=4, in_bands="VV,VH")
     torch.manual_seed(0)
-    gen = build_generator(cfg).eval()
+    gen = build_generator(variant, 2, width=4).eval()
     zero = zero_padded(gen)
     m, r = gen.size_multiple, receptive_field_radius(gen)
     size = -(-(2 * r + 20) // m) * m

@@ -1,6 +1,7 @@
-"""Networks of S2O-NPDE and its baselines, built from a config by a small factory.
+"""Networks of S2O-NPDE and its baselines, built by small factories from explicit arguments
+(variant, channels, width), as CycleGAN's ``define_G``: nothing here reads a training config.
 
-``VARIANTS`` maps a variant name (``cfg.variant``) to its architecture (paper Table 2, plus the
+``VARIANTS`` maps a variant name to its architecture (paper Table 2, plus the
 two classic baselines of Table 1 in the same framework):
 
   variant    generator  blocks          branch (side output)   cycle   PDE loss
@@ -22,16 +23,13 @@ generator as the forward one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from torch import nn
 
 from training.nets.discriminator import PatchDiscriminator
 from training.nets.generator import S2OGenerator, UNetGenerator
+from training.nets.layers import zero_padded
 from training.nets.receptive import receptive_field_radius
-
-if TYPE_CHECKING:
-    from training.config import TrainConfig
 
 __all__ = [
     "OPTICAL_BANDS",
@@ -42,6 +40,7 @@ __all__ = [
     "build_reverse_generator",
     "receptive_field_radius",
     "variant_spec",
+    "zero_padded",
     "PatchDiscriminator",
     "S2OGenerator",
     "UNetGenerator",
@@ -94,20 +93,23 @@ def _generator(spec: VariantSpec, in_ch: int, out_ch: int, width: int, eps: floa
     return S2OGenerator(in_ch, out_ch, width, spec.block, spec.n_blocks, spec.branch, eps)
 
 
-def build_generator(cfg: TrainConfig) -> nn.Module:
-    """The SAR -> optical generator of ``cfg.variant``: (B, n_bands, H, W) -> (B, 3, H, W) in
+def build_generator(variant: str, in_channels: int, width: int, pmd_eps: float = 1e-6) -> nn.Module:
+    """The SAR -> optical generator of ``variant``: (B, in_channels, H, W) -> (B, 3, H, W) in
     [-1, 1]; ``forward(x, return_pmd=True)`` gives ``(optical, pmd_image or None)``. H and W must
-    be multiples of ``generator.size_multiple``."""
-    spec = variant_spec(cfg.variant)
-    return _generator(spec, len(cfg.bands), OPTICAL_BANDS, cfg.width, cfg.pmd_eps)
+    be multiples of ``generator.size_multiple``. ``width`` is the base channel count w,
+    ``pmd_eps`` the PMD head's epsilon (Eq. 7)."""
+    return _generator(variant_spec(variant), in_channels, OPTICAL_BANDS, width, pmd_eps)
 
 
-def build_reverse_generator(cfg: TrainConfig) -> nn.Module:
-    """The optical -> SAR generator of the cycle (see the module docstring)."""
-    spec = variant_spec(cfg.variant)
-    return _generator(VARIANTS[spec.reverse], OPTICAL_BANDS, len(cfg.bands), cfg.width, cfg.pmd_eps)
+def build_reverse_generator(
+    variant: str, sar_channels: int, width: int, pmd_eps: float = 1e-6
+) -> nn.Module:
+    """The optical -> SAR generator of the cycle (see the module docstring): (B, 3, H, W) ->
+    (B, sar_channels, H, W)."""
+    reverse = VARIANTS[variant_spec(variant).reverse]
+    return _generator(reverse, OPTICAL_BANDS, sar_channels, width, pmd_eps)
 
 
-def build_discriminator(in_channels: int, cfg: TrainConfig) -> PatchDiscriminator:
+def build_discriminator(in_channels: int, width: int) -> PatchDiscriminator:
     """PatchGAN with ndf = 2 * width (64 at width 32, the pix2pix/CycleGAN default)."""
-    return PatchDiscriminator(in_channels, ndf=2 * cfg.width)
+    return PatchDiscriminator(in_channels, ndf=2 * width)
