@@ -3,6 +3,8 @@ onnxruntime sessions on real models made by the project's exporter from untraine
 with the engine's embedded model paths (model.VV_MODEL_PATH, model.DEFAULT_MODEL_PATH) pointed
 at them. (Here, beside the exporter's tests, because making the models needs torch.)"""
 
+import shutil
+
 import numpy as np
 import pytest
 import rasterio
@@ -17,7 +19,6 @@ from s2o_qgis_plugin.engine.translate import (
     translate_raster,
 )
 from tests.engine.fixtures import sar_db, write_raster
-from tests.export.exported_models import export_untrained
 
 NODATA = -9999.0
 L1C = "Sentinel-2 L1C-like (top of atmosphere)"
@@ -25,13 +26,15 @@ L2A = "Sentinel-2 L2A-like (surface reflectance)"
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A VV-only model (declared L1C, so the level visibly follows the model) and a VV+VH one."""
+def exported(tmp_path_factory, exports):
+    """A VV-only model (declared L1C, so the level visibly follows the model) and a VV+VH one,
+    the session's exports under the embedded models' names."""
     folder = tmp_path_factory.mktemp("exported")
-    return {
-        "vv": export_untrained(folder, "VV", name="s2o_npde_vv", s2_level="L1C"),
-        "dual": export_untrained(folder, "VV,VH", name="s2o_npde_dual"),
+    named = {
+        "vv": (exports("VV", s2_level="L1C"), "s2o_npde_vv.onnx"),
+        "dual": (exports("VV,VH"), "s2o_npde_dual.onnx"),
     }
+    return {k: shutil.copyfile(made.onnx, folder / name) for k, (made, name) in named.items()}
 
 
 @pytest.fixture
@@ -51,8 +54,9 @@ def sar(path, n_bands, descriptions=None, nodata_block=True):
 
 def translate(src, dst, **kwargs):
     said = []
-    res = translate_raster(src, dst, tile_size=64, device="cpu", threads=1, log=said.append,
-                           **kwargs)
+    res = translate_raster(
+        src, dst, tile_size=64, device="cpu", threads=1, log=said.append, **kwargs
+    )
     return res, said
 
 
@@ -60,18 +64,21 @@ def files_in(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
-@pytest.mark.parametrize("descriptions,why", [
-    (None, "a single band, taken as VV"),
-    (["Sigma0_VV_db"], "the band descriptions name VV and no VH"),
-])
-def test_one_band_vv_db_geotiff_with_nodata_uses_the_vv_model(tmp_path, embedded, descriptions,
-                                                               why):
+@pytest.mark.parametrize(
+    "descriptions,why",
+    [
+        (None, "a single band, taken as VV"),
+        (["Sigma0_VV_db"], "the band descriptions name VV and no VH"),
+    ],
+)
+def test_one_band_vv_db_geotiff_with_nodata_uses_the_vv_model(
+    tmp_path, embedded, descriptions, why
+):
     src = sar(tmp_path / "vv.tif", 1, descriptions)
     res, said = translate(src, tmp_path / "out.tif")
     assert res.model_path == embedded["vv"] and res.model_choice == why
     assert f"model: the embedded VV-only model, picked because {why}" in said
-    assert any(line.startswith("model s2o-npde 0.1.0 (s2o_npde_vv.onnx), " + L1C)
-               for line in said)
+    assert any(line.startswith("model s2o-npde 0.1.0 (s2o_npde_vv.onnx), " + L1C) for line in said)
     assert (res.s2_level, res.product, res.bands, res.input_scale) == ("L1C", L1C, [1], "db")
     with rasterio.open(src) as a, rasterio.open(tmp_path / "out.tif") as b:
         assert (b.crs, b.transform, b.width, b.height) == (a.crs, a.transform, a.width, a.height)
@@ -83,7 +90,10 @@ def test_one_band_vv_db_geotiff_with_nodata_uses_the_vv_model(tmp_path, embedded
     assert (out[:, nodata_in] == 0).all() and (out[:, ~nodata_in] >= 1).all()
     assert out[:, ~nodata_in].std() > 0
     assert (tags[TAG_MODEL_FILE], tags[TAG_S2_LEVEL], tags[TAG_PRODUCT]) == (
-        "s2o_npde_vv.onnx", "L1C", L1C)
+        "s2o_npde_vv.onnx",
+        "L1C",
+        L1C,
+    )
     # the same pixels as that model given explicitly
     translate(src, tmp_path / "explicit.tif", model=embedded["vv"])
     with rasterio.open(tmp_path / "explicit.tif") as c:
@@ -94,8 +104,9 @@ def test_vv_vh_uses_the_dual_model(tmp_path, embedded):
     src = sar(tmp_path / "s1.tif", 2, ["VV", "VH"])
     res, said = translate(src, tmp_path / "out.tif")
     assert res.model_path == embedded["dual"] and res.bands == [1, 2]
-    assert ("model: the embedded VV+VH model, picked because the band descriptions name VV and "
-            "VH") in said
+    assert (
+        "model: the embedded VV+VH model, picked because the band descriptions name VV and VH"
+    ) in said
     assert (res.s2_level, res.product) == ("L2A", L2A)
     with rasterio.open(tmp_path / "out.tif") as out:
         assert out.tags()[TAG_MODEL_FILE] == "s2o_npde_dual.onnx"
@@ -136,7 +147,8 @@ def test_missing_vv_model_is_a_clear_error(tmp_path, embedded, monkeypatch):
     assert str(err.value) == (
         "the input is VV only (a single band, taken as VV) and the embedded VV-only model is "
         f"not installed ({missing}): choose a VV-only s2o model file (model option), or use a "
-        "raster with VV and VH bands for the embedded VV+VH model")
+        "raster with VV and VH bands for the embedded VV+VH model"
+    )
     assert files_in(tmp_path) == before
     # VV+VH input still runs with the default model
     res, _ = translate(sar(tmp_path / "s1.tif", 2, ["VV", "VH"]), tmp_path / "dual.tif")
@@ -149,11 +161,15 @@ def test_cli_says_which_model_and_product(tmp_path, embedded, monkeypatch, capsy
     assert cli.main([str(src), str(dst), "--tile", "64", "--device", "cpu"]) == cli.EXIT_OK
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
-        "provider: CPUExecutionProvider", f"model: {embedded['vv']}", f"product: {L1C}",
+        "provider: CPUExecutionProvider",
+        f"model: {embedded['vv']}",
+        f"product: {L1C}",
         f"output: {dst}",
     ]
-    assert ("s2o-translate: model: the embedded VV-only model, picked because the band "
-            "descriptions name VV and no VH") in captured.err
+    assert (
+        "s2o-translate: model: the embedded VV-only model, picked because the band "
+        "descriptions name VV and no VH"
+    ) in captured.err
     monkeypatch.setattr(model_module, "VV_MODEL_PATH", tmp_path / "none.onnx")
     assert cli.main([str(src), str(tmp_path / "b.tif"), "--quiet"]) == cli.EXIT_MODEL
     assert "the embedded VV-only model is not installed" in capsys.readouterr().err
