@@ -158,24 +158,15 @@ def nominal(threads: int) -> str:
     return "?" if peak is None else common.fmt(peak, 0)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    opt = common.sizes(args, FULL, QUICK)
-    model_path, model_label = common.benchmark_model(args.cache_dir)
-    threads_list = sorted({1, args.threads})
-    common.print_header("FLOPs, achieved FLOP rate and the machine's matmul peak", {
-        "command": "python benchmarks/bench_flops.py" + (" --quick" if args.quick else ""),
-        "model": model_label, "model file": common.describe_model(model_path),
-        "input": f"1 x C x {opt.window} x {opt.window}",
-        "matmul": f"{opt.gemm} x {opt.gemm} float32", "threads": ", ".join(map(str, threads_list)),
-        "repeats (best kept)": opt.repeats,
-    })
+def report_flops(model_path: Path, window: int) -> tuple[float, dict]:
+    """The FLOP table of one window (and what a written megapixel costs); (total FLOPs, the
+    convolution groups of count_flops)."""
     from s2o_qgis_plugin.engine.model import S2OModel
     from s2o_qgis_plugin.engine.tiling import read_halo
 
-    by_op, conv_groups, other = count_flops(model_path, opt.window)
+    by_op, conv_groups, other = count_flops(model_path, window)
     total = sum(f for _, f in by_op.values())
-    mp = opt.window**2 / 1e6
+    mp = window**2 / 1e6
     print("### FLOPs counted from the graph\n")
     rows = [(op, n, common.fmt(f / 1e9, 2), common.fmt(f / mp / 1e9, 2),
              common.fmt(100 * f / total, 1)) for op, (n, f) in sorted(by_op.items())]
@@ -184,23 +175,30 @@ def main(argv=None) -> int:
     print(common.markdown_table(("op", "nodes", "GFLOP per window",
                                  "GFLOP per computed megapixel", "% of counted"), rows))
     meta = S2OModel.load(model_path, device="cpu", threads=1).meta
-    tile = opt.window - 2 * read_halo(meta.halo, meta.size_multiple)
+    tile = window - 2 * read_halo(meta.halo, meta.size_multiple)
     if tile > 0:
         print(f"\nA computed megapixel is one of the window (tile + halo); at tile {tile} each "
-              f"written pixel costs {common.halo_overhead(tile, (opt.window - tile) // 2):.2f} "
+              f"written pixel costs {common.halo_overhead(tile, (window - tile) // 2):.2f} "
               f"computed pixels, i.e. {total / tile**2 / 1e3:.1f} GFLOP per written megapixel.")
+    return total, conv_groups
 
+
+def report_rate(model_path: Path, opt, threads_list: list[int], threads: int,
+                total: float) -> dict:
+    """The achieved FLOP rate against the matmul peak, per thread count: {threads: (achieved
+    GFLOP/s, peak used, torch.mm GFLOP/s, numpy GFLOP/s, seconds per run)}."""
     sessions = {t: common.cpu_session(model_path, t) for t in threads_list}
     name = sessions[1].get_inputs()[0].name
     channels = sessions[1].get_inputs()[0].shape[1]
     x = np.random.default_rng(0).uniform(-1, 1, (1, channels, opt.window, opt.window)).astype(
         np.float32)
+    mp = opt.window**2 / 1e6
     print("\n### Achieved rate vs float32 matmul peak\n")
     results = {}
     for t in threads_list:
         seconds = common.best_time(lambda t=t: sessions[t].run(None, {name: x}), opt.repeats)
         torch_peak, numpy_peak = gemm_gflops(opt.gemm, t, opt.repeats)
-        results[t] = (total / seconds / 1e9, max(torch_peak, numpy_peak if t == args.threads
+        results[t] = (total / seconds / 1e9, max(torch_peak, numpy_peak if t == threads
                                                   else 0.0), torch_peak, numpy_peak, seconds)
     print(common.markdown_table(
         ("threads", "session.run ms", "MP/s (window px)", "achieved GFLOP/s",
@@ -209,10 +207,13 @@ def main(argv=None) -> int:
         [(t, common.fmt(1e3 * r[4], 0), common.fmt(mp / r[4], 3), common.fmt(r[0], 1),
           common.fmt(r[2], 1), common.fmt(r[3], 1), common.fmt(r[1], 1),
           f"{100 * r[0] / r[1]:.0f} %", nominal(t)) for t, r in results.items()]))
+    return results
 
-    with tempfile.TemporaryDirectory(prefix="s2o-bench-flops-", dir=args.tmp_dir) as tmp:
+
+def report_profile(model_path: Path, opt, tmp_dir, conv_groups: dict, peak1: float) -> None:
+    """Where the time goes: the profiled convolutions by kind and the other ops."""
+    with tempfile.TemporaryDirectory(prefix="s2o-bench-flops-", dir=tmp_dir) as tmp:
         conv_time, op_time, wall = profile(model_path, opt.window, opt.repeats, Path(tmp))
-    peak1 = results[1][2]
     print(f"\n### Where the time goes (onnxruntime profiler, 1 thread, {opt.window} px window; "
           f"{1e3 * wall:.0f} ms per run)\n")
     rows = []
@@ -242,12 +243,30 @@ def main(argv=None) -> int:
           f"resolution ({conv_groups[slowest][2]} output channels): few channels give the "
           "matrix kernels short dimensions, and onnxruntime pads the channels to its 8-wide "
           "blocks.\n")
-    ratio = results[args.threads][0] / results[args.threads][1]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    opt = common.sizes(args, FULL, QUICK)
+    model_path, model_label = common.benchmark_model(args.cache_dir)
+    threads_list = sorted({1, args.threads})
+    common.print_header("FLOPs, achieved FLOP rate and the machine's matmul peak", {
+        "command": "python benchmarks/bench_flops.py" + (" --quick" if args.quick else ""),
+        "model": model_label, "model file": common.describe_model(model_path),
+        "input": f"1 x C x {opt.window} x {opt.window}",
+        "matmul": f"{opt.gemm} x {opt.gemm} float32", "threads": ", ".join(map(str, threads_list)),
+        "repeats (best kept)": opt.repeats,
+    })
+    total, conv_groups = report_flops(model_path, opt.window)
+    results = report_rate(model_path, opt, threads_list, args.threads, total)
+    report_profile(model_path, opt, args.tmp_dir, conv_groups, peak1=results[1][2])
+    achieved, peak = results[args.threads][:2]
+    ratio = achieved / peak
     print(common.goal_table([
         (f"achieved >= {100 * GOAL:.0f} % of float32 matmul peak ({args.threads} threads)",
-         f">= {100 * GOAL:.0f} %", f"{100 * ratio:.0f} % ({results[args.threads][0]:.1f} of "
-         f"{results[args.threads][1]:.1f} GFLOP/s)", ratio >= GOAL),
-    ]))
+         f">= {100 * GOAL:.0f} %", f"{100 * ratio:.0f} % ({achieved:.1f} of {peak:.1f} GFLOP/s)",
+         ratio >= GOAL),
+    ]))  # fmt: skip
     return 0
 
 
