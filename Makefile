@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup test test-plugin test-extras test-unit test-qgis test-gui qgis-matrix demo zip install-plugin bench lint clean
+.PHONY: setup test test-plugin test-extras test-unit test-fast test-qgis test-gui qgis-matrix demo zip install-plugin bench lint clean
 
 setup:
 	@S2O_VENV=$(VENV) bash scripts/setup.sh
@@ -30,6 +30,12 @@ test-extras: setup
 
 test-unit: setup
 	$(PY) -m pytest -p no:pytest_qgis -m "not qgis and not gui" tests
+
+# The developers' loop: the unit tier without the tests marked slow (each over ~10 s: whole
+# training runs, torchrun, real-wheel data builds, the benchmarks' smoke runs, Dask clusters);
+# about a third of test-unit's time. make test still runs everything.
+test-fast: setup
+	$(PY) -m pytest -p no:pytest_qgis -m "not qgis and not gui and not slow" tests
 
 test-qgis: setup
 	$(PY) -m pytest -m qgis tests

@@ -410,6 +410,7 @@ def _limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
 
 
+@pytest.mark.slow
 def test_a_tile_too_large_for_the_memory_asks_for_a_smaller_one(tmp_path, model):
     db = np.full((2, 4096, 4096), -10.0, np.float32)
     db[1] -= 6

@@ -71,13 +71,10 @@ def test_ssl4eo_s1_is_resampled_onto_the_s2_grid():
     assert abs(float(np.mean(inner)) - float(np.mean(vv))) < 0.3  # same scene, same level
 
 
-def test_one_set_with_a_manifest_row_per_pair(tmp_path):
+@pytest.mark.slow
+def test_one_set_with_a_manifest_row_per_pair(tmp_path, ben_wheel_cache):
     out = tmp_path / "s2o"
-    cache = B.ROOT / "data" / ".cache"
-    try:
-        B.fetch_wheels(cache)
-    except Exception as err:  # noqa: BLE001 - no network and no cache: nothing to test
-        pytest.skip(f"BigEarthNet wheels not available: {err}")
+    cache = ben_wheel_cache
     manifest = B.build(out, cache, sources=B.default_sources())
     rows = manifest["patches"]
     splits = json.loads((out / "splits.json").read_text())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import warnings
 from pathlib import Path
 
@@ -477,11 +476,11 @@ def test_dataloader_batches_samples(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# build_data.py end to end (real wheels from PyPI)
+# build_data.py end to end (real wheels from PyPI, fetched into a temporary folder)
 
 
 @pytest.mark.slow
-def test_build_data_end_to_end(tmp_path):
+def test_build_data_end_to_end(tmp_path, ben_wheel_cache):
     from training import build_data
 
     spec = importlib.util.spec_from_file_location("make_fixtures",
@@ -489,12 +488,7 @@ def test_build_data_end_to_end(tmp_path):
     make_fixtures = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_fixtures)
 
-    cache = ROOT / "data" / ".cache"
-    try:
-        build_data.fetch_wheels(cache)
-    except (subprocess.CalledProcessError, FileNotFoundError, OSError) as err:
-        pytest.skip(f"the configilm / bigearthnet-common wheels are not cached in {cache} and "
-                    f"pip could not download them: {err}")
+    cache = ben_wheel_cache
     out = tmp_path / "ben"
     manifest = build_data.build(out, cache)
     splits = json.loads((out / "splits.json").read_text())

@@ -43,6 +43,7 @@ def uninterrupted(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # uninterrupted: a whole training run in a subprocess
 def test_keep_every_keeps_epoch_copies_for_model_selection(uninterrupted):
     kept = sorted(p.name for p in uninterrupted.glob("checkpoint_epoch*.pt"))
     assert kept == ["checkpoint_epoch002.pt", "checkpoint_epoch004.pt"]
