@@ -43,7 +43,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from export.export_onnx import BEN_CREDIT, export
-from s2o_qgis_plugin._version import __version__
+from s2o_qgis_plugin.__about__ import __version__
 from s2o_qgis_plugin.engine.metadata import s2_level_label
 from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH, VV_MODEL_PATH
 from training.cyclegan import average_checkpoints, load_checkpoint, read_checkpoint
