@@ -91,7 +91,7 @@ def write_pass(ds, grid, outputs, valids, meta, dst: Path, compressed: bool) -> 
 
     from s2o_qgis_plugin.engine import raster_io
     from s2o_qgis_plugin.engine.memory import release_freed_memory
-    from s2o_qgis_plugin.engine.radiometry import network_to_uint16
+    from s2o_qgis_plugin.engine.radiometry import MIN_VALID_DN, OUTPUT_NODATA, network_to_uint16
 
     profile = raster_io.rgb_profile(ds)
     if not compressed:
@@ -103,8 +103,8 @@ def write_pass(ds, grid, outputs, valids, meta, dst: Path, compressed: bool) -> 
         start = time.perf_counter()
         rs, cs = t.crop
         dn = network_to_uint16(y[:, rs, cs], meta.output_value_range, meta.output_dn_range,
-                               raster_io.MIN_VALID_DN)
-        dn[:, ~valid] = raster_io.OUTPUT_NODATA
+                               MIN_VALID_DN)
+        dn[:, ~valid] = OUTPUT_NODATA
         mid = time.perf_counter()
         out.write(dn, window=Window(t.col, t.row, t.width, t.height))
         end = time.perf_counter()
