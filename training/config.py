@@ -39,6 +39,10 @@ class TrainConfig:
     crop: int = _opt(0, "random crop size in px (0: whole samples, as in the paper)")
     augment: bool = _opt(True, "random crops and flips (drawn from seed, epoch, index)")
     rot90: bool = _opt(False, "with augment: also random quarter turns of square crops")
+    sar_jitter_db: float = _opt(
+        0.0, "with augment: add one random offset ~ N(0, this many dB) to every SAR band of a "
+        "sample (robustness to calibration differences between sources; 0: off)"
+    )
     balance: bool = _opt(False, "repeat pairs so each dataset of MANIFEST.json weighs the same")
     sar_db_range: tuple[float, ...] = _opt(
         tuple(v for band in SAR_BAND_NAMES for v in DEFAULT_DB_RANGES[band]),
@@ -103,6 +107,8 @@ class TrainConfig:
                 raise ValueError(f"range of {name} must be (low, high), got ({lo}, {hi})")
         if self.decay_start_epoch < 0:
             raise ValueError("decay_start_epoch must be >= 0 (>= epochs: no decay)")
+        if self.sar_jitter_db < 0:
+            raise ValueError(f"sar_jitter_db must be >= 0, got {self.sar_jitter_db}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.batch_size < 1 or self.width < 1 or self.epochs < 1:

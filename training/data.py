@@ -40,7 +40,9 @@ from numpy's default_rng((seed, epoch, index)). So a sample is a pure function o
 index): reproducible, different every epoch, and the same in any DataLoader worker. The trainer
 calls `set_epoch(epoch)` on the dataset before iterating an epoch (workers get the dataset
 pickled at iteration start, so do not use persistent_workers=True with epoch-dependent
-augmentation). Without augment, `crop` takes the centre window.
+augmentation). Without augment, `crop` takes the centre window. With `sar_jitter_db` > 0 every
+SAR band of a sample also gets one common offset drawn from N(0, sar_jitter_db) dB (a stand-in
+for the calibration differences between sources); nodata stays nodata.
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ class PairDataset(Dataset):
 
     def __init__(self, root, split, *, in_bands=SAR_BANDS, crop=None, augment=False, seed=0,
                  sar_db_range=None, optical_dn_range=OPTICAL_DN_RANGE, rot90=False,
-                 balance=False):
+                 sar_jitter_db=0.0, balance=False):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.kind} dataset root {self.root} is not a directory")
@@ -194,6 +196,7 @@ class PairDataset(Dataset):
         self.crop = (crop, crop) if isinstance(crop, int) else (tuple(crop) if crop else None)
         self.augment = bool(augment)
         self.rot90 = bool(rot90)
+        self.sar_jitter_db = float(sar_jitter_db)
         self.seed = int(seed)
         self.epoch = 0
         pairs = self.find_pairs()
@@ -308,6 +311,8 @@ class PairDataset(Dataset):
             if self.rot90 and sar.shape[1] == sar.shape[2]:  # square windows: 0-3 quarter turns
                 k = int(rng.integers(0, 4))
                 sar, opt = np.rot90(sar, k, axes=(1, 2)), np.rot90(opt, k, axes=(1, 2))
+            if self.sar_jitter_db > 0:  # drawn last: the draws above stay those of older runs
+                sar = sar + np.float32(rng.normal(0.0, self.sar_jitter_db))
         return np.ascontiguousarray(sar), np.ascontiguousarray(opt)
 
 

@@ -186,6 +186,7 @@ def training_data(cfg: TrainConfig, procs: Processes):
         cfg.train_split,
         augment=cfg.augment,
         rot90=cfg.rot90,
+        sar_jitter_db=cfg.sar_jitter_db,
         balance=cfg.balance,
         **options,
     )

@@ -229,6 +229,33 @@ def test_augmentation_is_a_function_of_seed_epoch_index(tmp_path):
     assert not torch.equal(draw(1, 2, 0), draw(1, 2, 1))
 
 
+def test_sar_jitter_shifts_every_sar_band_by_one_offset_and_leaves_optical(tmp_path):
+    sar, rgb = random_pair(np.random.default_rng(1), 16, 16)
+    sar[0, 0, 0] = np.nan  # nodata stays nodata
+    write_paired(tmp_path, "a", sar, rgb)
+    (tmp_path / "splits.json").write_text(json.dumps({"train": ["a"] * 6}))
+    wide = ((-60.0, 40.0), (-60.0, 40.0))  # no clipping: offsets read back exactly
+
+    def sample(jitter, index):
+        ds = D.make_dataset("paired", tmp_path, "train", augment=True, seed=5, rot90=True,
+                            sar_jitter_db=jitter, sar_db_range=wide)
+        ds.set_epoch(1)
+        return ds[index]
+
+    offsets = []
+    for i in range(6):
+        plain, jittered = sample(0.0, i), sample(2.0, i)
+        assert torch.equal(plain["optical"], jittered["optical"])  # same window, same flips
+        assert torch.equal(plain["valid"], jittered["valid"])
+        d_db = (jittered["sar"] - plain["sar"]).numpy() * 50.0  # network units -> dB
+        ok = plain["valid"][0].numpy() > 0
+        d = d_db[:, ok]
+        np.testing.assert_allclose(d, d.flat[0], atol=1e-3)  # one offset for both bands
+        offsets.append(float(d.flat[0]))
+    assert len({round(o, 3) for o in offsets}) == 6 and 0.5 < np.std(offsets) < 5
+    assert torch.equal(sample(2.0, 3)["sar"], sample(2.0, 3)["sar"])  # (seed, epoch, index)
+
+
 def test_without_augment_crop_is_the_centre(tmp_path):
     h, w = 10, 12
     sar, rgb = index_pair(h, w)
