@@ -44,10 +44,12 @@ import onnx  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from s2o_qgis_plugin.engine.atomic import replacing  # noqa: E402
 from s2o_qgis_plugin.engine.metadata import (  # noqa: E402
     DEFAULT_S2_LEVEL,
     PADDINGS,
     S2_LEVELS,
+    SENTINEL_CREDIT,
     ModelMetadata,
     write_to_onnx_model,
 )
@@ -56,7 +58,6 @@ from training.nets import receptive_field_radius, zero_padded  # noqa: E402
 
 OPSET = 18
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
-BEN_CREDIT = "Contains modified Copernicus Sentinel data"
 
 
 @dataclass
@@ -158,9 +159,8 @@ def write_onnx(
     write_to_onnx_model(proto, meta)
     proto.producer_name = "s2o export_onnx"
     onnx.checker.check_model(proto, full_check=True)
-    tmp_out = out.with_name(out.name + ".tmp")
-    onnx.save(proto, str(tmp_out))
-    tmp_out.replace(out)
+    with replacing(out) as tmp_out:
+        onnx.save(proto, str(tmp_out))
 
 
 def to_fp16(model_proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -230,7 +230,7 @@ def export(
     version: str = "0.1.0",
     training_data: str = "",
     licence: str = "",
-    credit: str = BEN_CREDIT,
+    credit: str = SENTINEL_CREDIT,
     metrics: dict | None = None,
 ) -> ExportReport:
     try:
@@ -298,7 +298,7 @@ def main(argv=None) -> int:
     parser.add_argument("--version", default="0.1.0")
     parser.add_argument("--training-data", default="")
     parser.add_argument("--licence", default="")
-    parser.add_argument("--credit", default=BEN_CREDIT)
+    parser.add_argument("--credit", default=SENTINEL_CREDIT)
     parser.add_argument("--metrics", type=Path, help="JSON file of metrics to embed")
     args = parser.parse_args(argv)
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}

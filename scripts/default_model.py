@@ -42,9 +42,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from export.export_onnx import BEN_CREDIT, export
+from export.export_onnx import export
 from s2o_qgis_plugin.__about__ import __version__
-from s2o_qgis_plugin.engine.metadata import s2_level_label
+from s2o_qgis_plugin.engine.metadata import SENTINEL_CREDIT, s2_level_label
 from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH, VV_MODEL_PATH
 from training.cyclegan import average_checkpoints, load_checkpoint, read_checkpoint
 from training.data import make_dataset
@@ -339,7 +339,7 @@ Per scene (PSNR / SSIM / corr):
 ![held-out scenes](../../docs/heldout_samples.png)
 
 ## Licence and credit
-Training data: {"; ".join(summary["licences"])}. {BEN_CREDIT}. Export parity (onnxruntime vs
+Training data: {"; ".join(summary["licences"])}. {SENTINEL_CREDIT}. Export parity (onnxruntime vs
 torch on the pixels the engine keeps, max abs difference):
 {", ".join(f"{k}: {v:.1e}" for k, v in report.parity.items())}.
 """

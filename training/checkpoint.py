@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from s2o_qgis_plugin.engine.atomic import replacing
 from training.config import TrainConfig
 from training.nets import build_generator
 
@@ -92,12 +93,11 @@ class Progress:
 
 # -- files ------------------------------------------------------------------------------------
 def save_checkpoint(path: str | os.PathLike, checkpoint: dict) -> None:
-    """Write atomically: to a temporary file beside ``path``, then rename over it."""
+    """Write atomically (engine.atomic.replacing: a temporary file beside ``path``, renamed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(checkpoint, tmp)
 
 
 def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:

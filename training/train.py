@@ -54,6 +54,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from s2o_qgis_plugin.engine.atomic import replacing
 from training.checkpoint import (
     Progress,
     read_checkpoint,
@@ -285,12 +286,10 @@ def open_loss_log(path: Path, resume_step: int | None):
     if resume_step is not None and path.exists():
         with open(path, newline="") as f:
             kept = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(kept)
-    os.replace(tmp, path)
     return open(path, "a", newline="")
 
 
