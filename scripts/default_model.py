@@ -31,6 +31,7 @@ import json
 import shutil
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,95 +346,123 @@ torch on the pixels the engine keeps, max abs difference):
 """
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs/r3")
     parser.add_argument("--data-root", type=Path, default=ROOT / "data/s2o")
     parser.add_argument("--compare-epochs", type=int, default=50)
     parser.add_argument("--real-input", type=Path,
                         default=ROOT / "tests/data/bigearthnet/s1_mosaic.tif")
-    parser.add_argument("--dual-runs", default="dual",
-                        help="comma-separated candidate runs (folders of RUNS) for the VV+VH "
-                             "model; the one that scores best on validation is shipped")
+    for flag, sub, what in (("--dual-runs", "dual", "VV+VH"), ("--vv-runs", "vv", "VV-only")):
+        parser.add_argument(flag, default=sub,
+                            help=f"comma-separated candidate runs (folders of RUNS) for the {what} "
+                                 "model; the one that scores best on validation is shipped")
     parser.add_argument("--select-only", action="store_true",
                         help="print the validation choice of each run and stop")
-    args = parser.parse_args(argv)
-    runs, data_root = args.runs, args.data_root
+    return parser.parse_args(argv)
 
-    # 0. checkpoint choice on the validation split
-    chosen, selection = {}, {}
-    run_of = {name: runs / sub for name, (sub, _, _) in SHIPPED.items()}
-    dual_runs = [runs / r.strip() for r in args.dual_runs.split(",") if r.strip()]
-    run_of[DUAL], chosen[DUAL], selection[DUAL] = select_run_on_val(dual_runs, data_root)
-    print(f"{DUAL}: {selection[DUAL]}", flush=True)
-    plan = {VV: (run_of[VV], None),
-            **{n: (runs / sub, args.compare_epochs) for n, sub in COMPARE.items()}}
-    for name, (run, max_epoch) in plan.items():
-        chosen[name], selection[name] = select_on_val(run, data_root, max_epoch)
+
+def choose_on_val(args) -> tuple[dict, dict, dict]:
+    """Step 0: (checkpoint, selection record, run) of every model, chosen on validation."""
+    chosen, selection, run_of = {}, {}, {}
+    for name, option in ((DUAL, args.dual_runs), (VV, args.vv_runs)):
+        candidates = [args.runs / r.strip() for r in option.split(",") if r.strip()]
+        run_of[name], chosen[name], selection[name] = select_run_on_val(candidates,
+                                                                        args.data_root)
         print(f"{name}: {selection[name]}", flush=True)
-    if args.select_only:
-        return 0
+    for name, sub in COMPARE.items():
+        run_of[name] = args.runs / sub
+        chosen[name], selection[name] = select_on_val(run_of[name], args.data_root,
+                                                      args.compare_epochs)
+        print(f"{name}: {selection[name]}", flush=True)
+    return chosen, selection, run_of
 
-    # 1. held-out scores
+
+@dataclass
+class Heldout:
+    """Step 1: every chosen model and the floors scored on the held-out test split."""
+
+    rows: dict[str, Row]
+    floors: list[Row]
+    summary: dict
+    table: str
+    per_dataset: str
+    per_scene: str
+
+    @property
+    def floor_mean(self) -> Row:
+        return next(f for f in self.floors if f.name == FLOOR_MEAN)
+
+
+def score_heldout(chosen: dict, selection: dict, data_root: Path) -> Heldout:
     rows = {n: evaluate_checkpoint(chosen[n], None, str(data_root), "test", "cpu", name=n)
             for n in chosen}
     cfg_dual = load_checkpoint(chosen[DUAL])[0]
     floors = floor_rows(cfg_dual, cfg_dual.data_kind, str(data_root), "test")
     ordered = [*rows.values(), *floors]
     manifest = source_of(data_root)
-    table = markdown_table(ordered, "held-out test")
-    per_dataset = by_dataset_markdown(ordered, manifest)
-    per_scene = per_scene_markdown(ordered, manifest)
-    floor_mean = next(f for f in floors if f.name == FLOOR_MEAN)
-    print(table, per_dataset, sep="\n\n")
+    result = Heldout(rows, floors, data_summary(data_root),
+                     markdown_table(ordered, "held-out test"),
+                     by_dataset_markdown(ordered, manifest),
+                     per_scene_markdown(ordered, manifest))
+    print(result.table, result.per_dataset, sep="\n\n")
     DOCS.mkdir(exist_ok=True)
-    summary = data_summary(data_root)
     (DOCS / "heldout_eval.json").write_text(json.dumps(dict(
         selection=selection, chosen={k: str(v) for k, v in chosen.items()},
-        data=summary, rows={r.name: dict(psnr=r.psnr, ssim=r.ssim, corr=r.corr, n=r.n_images,
-                                         beats_mean_floor=beats(r, floor_mean),
-                                         per_image=r.per_image) for r in ordered},
+        data=result.summary,
+        rows={r.name: dict(psnr=r.psnr, ssim=r.ssim, corr=r.corr, n=r.n_images,
+                           beats_mean_floor=beats(r, result.floor_mean), per_image=r.per_image)
+              for r in ordered},
     ), indent=1) + "\n")
-    compare_rows = [rows[n] for n in COMPARE]
+    return result
+
+
+def export_shipped(name: str, checkpoint: Path, heldout: Heldout, real_input: Path):
+    """Step 2: export one shipped model with its level, data, licence and held-out scores."""
+    _, path, model_name = SHIPPED[name]
+    row, summary = heldout.rows[name], heldout.summary
+    report = export(
+        checkpoint, MODELS_DIR / path.name, real=real_input, name=model_name,
+        version=__version__, s2_level="L2A", training_data=training_data_text(summary),
+        licence="; ".join(summary["licences"]),
+        metrics={"split": "held-out test (leave-location-out)", "n_images": row.n_images,
+                 "psnr": round(row.psnr, 3), "ssim": round(row.ssim, 4),
+                 "corr": round(row.corr, 4),
+                 "floors": {f.name: {"psnr": round(f.psnr, 3), "ssim": round(f.ssim, 4)}
+                            for f in heldout.floors}},
+    )
+    print(report.text())
+    return report
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    chosen, selection, run_of = choose_on_val(args)  # 0. choice on validation only
+    if args.select_only:
+        return 0
+    heldout = score_heldout(chosen, selection, args.data_root)  # 1. held-out scores
     compare_note = (
         f"Equal-budget comparison in the first recipe (cycle weight 10, GAN 0.1; "
-        f"{args.compare_epochs} epochs each, same data, "
-        "each checkpoint chosen on validation): "
+        f"{args.compare_epochs} epochs each, same data, each checkpoint chosen on validation): "
         + "; ".join(f"{r.name} {r.psnr:.2f} dB / {r.ssim:.3f} / {r.corr:.2f}"
-                    for r in compare_rows) + "."
+                    for r in (heldout.rows[n] for n in COMPARE)) + "."
     )
-
-    # 2. export both shipped models
     reports = {}
-    for name, (_, path, model_name) in SHIPPED.items():
-        row = rows[name]
-        reports[name] = export(
-            chosen[name], MODELS_DIR / path.name, real=args.real_input, name=model_name,
-            version=__version__, s2_level="L2A", training_data=training_data_text(summary),
-            licence="; ".join(summary["licences"]),
-            metrics={"split": "held-out test (leave-location-out)", "n_images": row.n_images,
-                     "psnr": round(row.psnr, 3), "ssim": round(row.ssim, 4),
-                     "corr": round(row.corr, 4),
-                     "floors": {f.name: {"psnr": round(f.psnr, 3), "ssim": round(f.ssim, 4)}
-                                for f in floors}},
-        )
-        print(reports[name].text())
+    for name in SHIPPED:  # 2. export both shipped models
+        reports[name] = export_shipped(name, chosen[name], heldout, args.real_input)
         if not reports[name].ok:
             return 1
-
     # 3. pictures
     picture({n: chosen[n] for n in (DUAL, VV, "Base (ablation)", "pix2pix (baseline)")},
-            data_root, DOCS / "heldout_samples.png")
+            args.data_root, DOCS / "heldout_samples.png")
     for name, (sub, _, _) in SHIPPED.items():
         shutil.copy(run_of[name] / "losses.png", DOCS / f"losses_{sub}.png")
-
-    # 4. cards
-    for name, (_, path, _) in SHIPPED.items():
+    for name, (_, path, _) in SHIPPED.items():  # 4. cards
         cfg = load_checkpoint(chosen[name])[0]
-        text = card(name, reports[name].meta, reports[name], cfg, run_of[name], summary,
-                    selection[name], table, per_dataset, per_scene,
-                    beats(rows[name], floor_mean), rows[name].n_images, compare_note,
-                    sampling_text(cfg, data_root, run_of[name]))
+        text = card(name, reports[name].meta, reports[name], cfg, run_of[name], heldout.summary,
+                    selection[name], heldout.table, heldout.per_dataset, heldout.per_scene,
+                    beats(heldout.rows[name], heldout.floor_mean), heldout.rows[name].n_images,
+                    compare_note, sampling_text(cfg, args.data_root, run_of[name]))
         card_name = "MODEL_CARD.md" if path == DEFAULT_MODEL_PATH else "MODEL_CARD_VV.md"
         (MODELS_DIR / card_name).write_text(text)
     print(f"models and cards in {MODELS_DIR}; {DOCS / 'heldout_samples.png'}")
