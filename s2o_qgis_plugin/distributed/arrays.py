@@ -52,15 +52,23 @@ from ..engine import errors, raster_io
 from ..engine.errors import InputError, OutputError
 from ..engine.input_kind import refuse_optical
 from ..engine.metadata import layout_name
-from ..engine.model import check_device
+from ..engine.model import DEFAULT_DEVICE, check_device
 from ..engine.radiometry import (
+    DEFAULT_INPUT_SCALE,
     ValueStats,
     check_scale_name,
     choose_bands,
     decide_input_scale,
     polarisation_notes,
 )
-from ..engine.tiling import DEFAULT_TILE, read_halo, reflect_index, tile_grid, validate_tile_size
+from ..engine.tiling import (
+    DEFAULT_BATCH,
+    DEFAULT_TILE,
+    read_halo,
+    reflect_index,
+    tile_grid,
+    validate_tile_size,
+)
 from ..engine.translate import (
     TAG_MODEL_FILE,
     embedded_model,
@@ -220,11 +228,11 @@ def translate_dataarray(
     model=None,
     *,
     bands: Sequence[int] | None = None,
-    input_scale: str = "auto",
+    input_scale: str = DEFAULT_INPUT_SCALE,
     tile_size: int = DEFAULT_TILE,
-    batch_size: int = 1,
+    batch_size: int = DEFAULT_BATCH,
     chunk: int = DEFAULT_CHUNK,
-    device: str = "auto",
+    device: str = DEFAULT_DEVICE,
     threads: int | None = None,
     log: Callable[[str], None] | None = None,
 ):

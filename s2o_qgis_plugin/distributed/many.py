@@ -33,9 +33,9 @@ from pathlib import Path
 
 from ..engine import errors, raster_io
 from ..engine.errors import InputError, OutputError, S2OError, whole_number
-from ..engine.model import check_device
-from ..engine.radiometry import check_scale_name
-from ..engine.tiling import DEFAULT_TILE, validate_tile_size
+from ..engine.model import DEFAULT_DEVICE, check_device
+from ..engine.radiometry import DEFAULT_INPUT_SCALE, check_scale_name
+from ..engine.tiling import DEFAULT_BATCH, DEFAULT_TILE, validate_tile_size
 from . import OUTPUT_SUFFIX, require
 from .tasks import FAILED, SKIPPED, WRITTEN, SceneOptions, SceneReport, translate_scene
 
@@ -236,10 +236,10 @@ def translate_many(
     suffix: str = OUTPUT_SUFFIX,
     overwrite: bool = False,
     bands: Sequence[int] | None = None,
-    input_scale: str = "auto",
+    input_scale: str = DEFAULT_INPUT_SCALE,
     tile_size: int = DEFAULT_TILE,
-    batch_size: int = 1,
-    device: str = "auto",
+    batch_size: int = DEFAULT_BATCH,
+    device: str = DEFAULT_DEVICE,
     threads: int | None = None,
     progress: Callable[[SceneReport, int, int], None] | None = None,
     log: Callable[[str], None] | None = None,

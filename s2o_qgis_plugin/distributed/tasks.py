@@ -29,8 +29,9 @@ from rasterio.errors import RasterioError
 
 from ..engine import raster_io
 from ..engine.errors import S2OError, unexpected_failure
-from ..engine.model import S2OModel, default_model_path
-from ..engine.tiling import DEFAULT_TILE
+from ..engine.model import DEFAULT_DEVICE, S2OModel, default_model_path
+from ..engine.radiometry import DEFAULT_INPUT_SCALE
+from ..engine.tiling import DEFAULT_BATCH, DEFAULT_TILE
 from ..engine.translate import (
     TAG_MODEL,
     TAG_MODEL_FILE,
@@ -61,7 +62,7 @@ class ModelCache:
             return None
         return (str(path.resolve()), st.st_size, st.st_mtime_ns, device, threads)
 
-    def load(self, path=None, device: str = "auto", threads: int | None = None) -> S2OModel:
+    def load(self, path=None, device: str = DEFAULT_DEVICE, threads: int | None = None) -> S2OModel:
         """The model at ``path`` (None: the default embedded model), opened once per process;
         the same signature as S2OModel.load, so it serves as translate_raster's loader."""
         path = default_model_path() if path is None else Path(path)
@@ -78,7 +79,7 @@ class ModelCache:
 MODELS = ModelCache()
 
 
-def warm(model=None, device: str = "auto", threads: int | None = None) -> str:
+def warm(model=None, device: str = DEFAULT_DEVICE, threads: int | None = None) -> str:
     """Open ``model`` (None: the default embedded model) in this process's cache, as a scene
     task with these options would (``threads`` None: the worker's); for ``client.run`` before
     a timed job. Returns the provider onnxruntime gave."""
@@ -101,10 +102,10 @@ class SceneOptions:
 
     model: str | None = None  # None: the embedded model that fits each scene's bands
     bands: tuple[int, ...] | None = None
-    input_scale: str = "auto"
+    input_scale: str = DEFAULT_INPUT_SCALE
     tile_size: int = DEFAULT_TILE
-    batch_size: int = 1
-    device: str = "auto"
+    batch_size: int = DEFAULT_BATCH
+    device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the worker's thread count
     overwrite: bool = False  # True: translate again even when a complete output exists
 

@@ -25,10 +25,10 @@ from .errors import (
     interrupted,
     unexpected_failure,
 )
-from .model import DEVICES
-from .radiometry import INPUT_SCALES
+from .model import DEFAULT_DEVICE, DEVICES
+from .radiometry import DEFAULT_INPUT_SCALE, INPUT_SCALES
 from .signals import received, termination_raises
-from .tiling import DEFAULT_TILE
+from .tiling import DEFAULT_BATCH, DEFAULT_TILE
 
 PROG = "s2o-translate"
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
@@ -97,9 +97,9 @@ def add_translation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", metavar="N", type=int, default=DEFAULT_TILE,
                    help="tile size in pixels, a multiple of the model's size multiple "
                         f"(default {DEFAULT_TILE})")
-    p.add_argument("--device", choices=DEVICES, default="auto",
+    p.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE,
                    help="auto: CUDA when usable, else CPU (default auto)")
-    p.add_argument("--input-scale", choices=INPUT_SCALES, default="auto",
+    p.add_argument("--input-scale", choices=INPUT_SCALES, default=DEFAULT_INPUT_SCALE,
                    help="scale of the SAR values: sigma0 linear, dB, or amplitude "
                         "(default auto: from band descriptions and values, reported)")
     p.add_argument("--bands", metavar="LIST", type=_bands,
@@ -107,7 +107,7 @@ def add_translation_options(p: argparse.ArgumentParser) -> None:
                         "band descriptions); also the override that runs HH/HV bands as VV/VH")
     p.add_argument("--threads", metavar="N", type=int,
                    help="CPU threads for inference (default: onnxruntime's choice)")
-    p.add_argument("--batch", metavar="N", type=int, default=1,
+    p.add_argument("--batch", metavar="N", type=int, default=DEFAULT_BATCH,
                    help="tiles per inference call (default 1)")
 
 

@@ -26,6 +26,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "s2o_npde_default.onnx"  # VV+VH (metadata.DUAL_POL)
 VV_MODEL_PATH = MODELS_DIR / "s2o_npde_vv.onnx"  # VV only (metadata.VV_ONLY), when installed
 DEVICES = ("auto", "cuda", "cpu")
+DEFAULT_DEVICE = DEVICES[0]  # "auto": CUDA when onnxruntime has it, else the CPU
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 OUTPUT_CHANNELS = 3
@@ -143,7 +144,7 @@ class S2OModel:
         return f"S2OModel({self.meta.name} {self.meta.version}, {self.path}, {self.provider})"
 
     @classmethod
-    def load(cls, path=None, device: str = "auto", threads: int | None = None) -> S2OModel:
+    def load(cls, path=None, device: str = DEFAULT_DEVICE, threads: int | None = None) -> S2OModel:
         """Open ``path`` (None: the default model) on ``device`` ("auto", "cuda" or "cpu") with
         ``threads`` intra-op threads (None: onnxruntime's default, one per physical core).
         Raises ModelError (or InputError for a bad device/threads value) with the reason."""

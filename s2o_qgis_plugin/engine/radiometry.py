@@ -54,6 +54,7 @@ from .metadata import DUAL_POL, VV_ONLY
 
 SCALES = ("linear", "db", "amplitude")
 INPUT_SCALES = ("auto", *SCALES)
+DEFAULT_INPUT_SCALE = INPUT_SCALES[0]  # "auto": from the raster's tags and values
 FLOOR_DB = -50.0
 FLOOR_LINEAR = 10 ** (FLOOR_DB / 10)
 FLOOR_AMPLITUDE = 10 ** (FLOOR_DB / 20)

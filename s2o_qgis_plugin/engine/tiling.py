@@ -39,6 +39,7 @@ from .errors import InputError, words
 
 MAX_TILE = 8192  # px: the largest tile edge any caller may ask for
 DEFAULT_TILE = 512  # px: translate's tile edge unless the caller chooses one
+DEFAULT_BATCH = 1  # tiles per model call unless the caller chooses more
 
 
 @dataclass(frozen=True)

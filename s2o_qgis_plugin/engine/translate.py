@@ -39,8 +39,9 @@ from .errors import Cancelled, InputError, ModelError, OutputError, whole_number
 from .input_kind import refuse_optical
 from .memory import TRIM_EVERY_S, release_freed_memory
 from .metadata import layout_name
-from .model import S2OModel, embedded_model_path
+from .model import DEFAULT_DEVICE, S2OModel, embedded_model_path
 from .radiometry import (
+    DEFAULT_INPUT_SCALE,
     NODATA_INPUT,
     OUTPUT_NODATA,
     ValueStats,
@@ -53,6 +54,7 @@ from .radiometry import (
     sar_to_network,
 )
 from .tiling import (
+    DEFAULT_BATCH,
     DEFAULT_TILE,
     Tile,
     min_tile_size,
@@ -95,10 +97,10 @@ def translate_raster(
     model=None,
     *,
     bands: Sequence[int] | None = None,
-    input_scale: str = "auto",
+    input_scale: str = DEFAULT_INPUT_SCALE,
     tile_size: int = DEFAULT_TILE,
-    batch_size: int = 1,
-    device: str = "auto",
+    batch_size: int = DEFAULT_BATCH,
+    device: str = DEFAULT_DEVICE,
     threads: int | None = None,
     progress: Callable[[float], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
@@ -205,7 +207,7 @@ def _smaller_tile(tile: int, size_multiple: int, halo: int) -> int | None:
     return half if half < tile else None
 
 
-def embedded_model(descriptions, count: int, bands=None, device: str = "auto",
+def embedded_model(descriptions, count: int, bands=None, device: str = DEFAULT_DEVICE,
                    threads: int | None = None,
                    loader: Callable[..., S2OModel] = S2OModel.load) -> tuple[S2OModel, str]:
     """The embedded model that fits a raster of ``count`` bands described ``descriptions`` (or
