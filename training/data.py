@@ -61,7 +61,7 @@ import torch
 from rasterio.errors import NotGeoreferencedWarning
 from torch.utils.data import Dataset
 
-from s2o_qgis_plugin.engine.metadata import DUAL_POL
+from s2o_qgis_plugin.engine.metadata import DUAL_POL, VV_ONLY
 from s2o_qgis_plugin.engine.radiometry import (
     DEFAULT_DB_RANGES,
     DEFAULT_DN_RANGE,
@@ -405,8 +405,8 @@ class Sen12Dataset(PairDataset):
     layout = "root/ROIs*/s1_<n>/*.png with the s2 twin at the same path with s1 -> s2"
 
     def __init__(self, root, split, *, png_sar_db_range=SEN12_SAR_DB_RANGE,
-                 png_optical_dn_range=SEN12_OPTICAL_DN_RANGE, in_bands=("VV",), **kwargs):
-        if tuple(in_bands) != ("VV",):
+                 png_optical_dn_range=SEN12_OPTICAL_DN_RANGE, in_bands=VV_ONLY, **kwargs):
+        if tuple(in_bands) != VV_ONLY:
             raise ValueError(f"SEN1-2 has Sentinel-1 VV only; use in_bands=('VV',), "
                              f"not {tuple(in_bands)}")
         self.png_sar_db_range = tuple(png_sar_db_range)

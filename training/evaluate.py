@@ -53,6 +53,7 @@ from s2o_qgis_plugin.engine.evaluate import (
     channel_correlation,
     to_8bit,
 )
+from s2o_qgis_plugin.engine.metadata import VV_ONLY
 from s2o_qgis_plugin.engine.radiometry import network_to_dn
 from training.config import TrainConfig
 from training.cyclegan import load_checkpoint
@@ -148,14 +149,14 @@ def evaluate_checkpoint(path, data_kind, data_root, split, device, name=None) ->
 
 def floor_rows(cfg: TrainConfig, data_kind: str, data_root: str, split: str) -> list[Row]:
     """The three floors (see the module docstring)."""
-    train = dataset_for(cfg, data_kind, data_root, "train", bands=("VV",))
+    train = dataset_for(cfg, data_kind, data_root, "train", bands=VV_ONLY)
     sums, count = torch.zeros(3, dtype=torch.float64), 0
     for i in range(len(train)):
         optical = train[i]["optical"].double()
         sums += optical.sum(dim=(1, 2))
         count += optical[0].numel()
     mean = (sums / count).float()
-    test = dataset_for(cfg, data_kind, data_root, split, bands=("VV",))
+    test = dataset_for(cfg, data_kind, data_root, split, bands=VV_ONLY)
     mean_row = score_predictions(
         FLOOR_MEAN,
         f"mean RGB of the {len(train)} training images",
