@@ -141,34 +141,10 @@ def translate_raster(
     with raster_io.open_raster(os.fspath(src)) as ds:
         dst_path = raster_io.check_destination(dst, raster_io.input_files(ds))
         refuse_optical(ds)
-        choice = ""
-        if model is None:
-            s2o, choice = embedded_model(ds.descriptions, ds.count, bands, device, threads,
-                                         loader)
-            say(f"model: the embedded {layout_name(s2o.meta.input_bands)} model, picked because "
-                f"{choice}")
-        else:
-            s2o = model if isinstance(model, S2OModel) else loader(model, device, threads)
+        s2o, choice = _pick_model(ds, model, bands, device, threads, loader, say)
         meta = s2o.meta
-        say(f"model {meta.name} {meta.version} ({s2o.path.name}), {meta.product}, "
-            f"on {s2o.provider}")
         tile = validate_tile_size(tile_size, meta.size_multiple, meta.halo)
-        chosen = choose_bands(ds.descriptions, ds.count, bands, meta.input_bands)
-        names = [ds.descriptions[b - 1] or f"band {b}" for b in chosen]
-        say("bands: " + ", ".join(f"{want} <- {b} ({n})"
-                                  for want, b, n in zip(meta.input_bands, chosen, names,
-                                                        strict=True)))
-        for note in polarisation_notes(ds.descriptions, chosen, meta.input_bands):
-            say(f"note: {note}")
-        raster_io.check_real_bands(ds, chosen)
-        for note in raster_io.scale_offset_notes(ds, chosen):
-            say(note)
-        stats = ValueStats.from_blocks(raster_io.sample_blocks(ds, chosen))
-        decision = decide_input_scale(stats, input_scale,
-                                      [ds.descriptions[b - 1] for b in chosen])
-        say(f"input scale: {decision.scale} ({decision.reason})")
-        if stats.n and stats.minimum == stats.maximum:
-            say(errors.constant_input(stats.minimum))
+        chosen, decision = _input_bands_and_scale(ds, meta.input_bands, bands, input_scale, say)
         grid = tile_grid(ds.height, ds.width, tile, meta.size_multiple, meta.halo)
         if ds.crs is None and not ds.gcps[0]:
             say("the input has no georeference: neither will the output")
@@ -198,6 +174,40 @@ def translate_raster(
     result.seconds = time.perf_counter() - started
     say(f"wrote {dst_path} in {result.seconds:.1f} s")
     return result
+
+
+def _pick_model(ds, model, bands, device, threads, loader, say) -> tuple[S2OModel, str]:
+    """(the model to run, why it was picked: "" for a model the caller gave) and its log line."""
+    choice = ""
+    if model is None:
+        s2o, choice = embedded_model(ds.descriptions, ds.count, bands, device, threads, loader)
+        say(f"model: the embedded {layout_name(s2o.meta.input_bands)} model, picked because "
+            f"{choice}")
+    else:
+        s2o = model if isinstance(model, S2OModel) else loader(model, device, threads)
+    meta = s2o.meta
+    say(f"model {meta.name} {meta.version} ({s2o.path.name}), {meta.product}, on {s2o.provider}")
+    return s2o, choice
+
+
+def _input_bands_and_scale(ds, wanted, bands, input_scale, say):
+    """(the raster bands for the model's input bands ``wanted``, the input-scale decision),
+    checked on the raster and said in the log with every note on them."""
+    chosen = choose_bands(ds.descriptions, ds.count, bands, wanted)
+    names = [ds.descriptions[b - 1] or f"band {b}" for b in chosen]
+    say("bands: " + ", ".join(f"{want} <- {b} ({n})"
+                              for want, b, n in zip(wanted, chosen, names, strict=True)))
+    for note in polarisation_notes(ds.descriptions, chosen, wanted):
+        say(f"note: {note}")
+    raster_io.check_real_bands(ds, chosen)
+    for note in raster_io.scale_offset_notes(ds, chosen):
+        say(note)
+    stats = ValueStats.from_blocks(raster_io.sample_blocks(ds, chosen))
+    decision = decide_input_scale(stats, input_scale, [ds.descriptions[b - 1] for b in chosen])
+    say(f"input scale: {decision.scale} ({decision.reason})")
+    if stats.n and stats.minimum == stats.maximum:
+        say(errors.constant_input(stats.minimum))
+    return chosen, decision
 
 
 def _smaller_tile(tile: int, size_multiple: int, halo: int) -> int | None:
