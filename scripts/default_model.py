@@ -267,6 +267,25 @@ def training_data_text(summary: dict) -> str:
             f"training/build_data.py), every target Sentinel-2 L2A")
 
 
+def stabilisers(cfg) -> str:
+    """The card's sentence on the moving average and the SAR offset augmentation."""
+    ema = (f"The exported weights are the moving average of G's weights (decay {cfg.ema_decay} "
+           f"per step), not the last step's." if cfg.ema_decay else "No moving average of weights.")
+    jitter = (f"Each sample's SAR bands got one random offset ~ N(0, {cfg.sar_jitter_db} dB)."
+              if cfg.sar_jitter_db else "")
+    return f"{ema} {jitter}".strip()
+
+
+def other_runs_text(selection: dict) -> str:
+    """The other candidate runs and their best validation scores, for the card."""
+    others = selection.get("other_runs") or {}
+    if not others:
+        return ""
+    parts = "; ".join(f"`{name}` {o['chosen']} {o['score']:.2f}" for name, o in others.items())
+    return (f"Other candidate runs (their best copy on validation and its score): {parts}; "
+            f"every score is in docs/heldout_eval.json.")
+
+
 def card(name, meta, report, cfg, run, summary, selection, table, per_dataset, per_scene,
          beat, n_scenes, compare_note, sampling) -> str:
     mapping = summary["level_mapping"]
@@ -307,13 +326,14 @@ seam-free); convolutions pad with {meta.padding}.
 {cfg.decay_start_epoch}), Adam lr {cfg.lr}, betas {tuple(cfg.betas)}, seed {cfg.seed}.
 Losses (Eq. 8-9): GAN **{cfg.gan_weight}** (the paper: 1), pixel {cfg.lambda_pix}, cycle
 {cfg.lambda_cyc}, PDE {cfg.lambda_pde}, perceptual {cfg.lambda_per} (torchvision's VGG19
-weights cannot be downloaded here). The GAN weight was chosen on the validation split (see the
-README's training section). The paper's configuration stays one option away
-(`--gan-weight 1 --lambda-per 10`).
+weights cannot be downloaded here). {stabilisers(cfg)} The GAN weight and the rest of the
+recipe were chosen on the validation split (see the README's training section). The paper's
+configuration stays one option away (`--gan-weight 1 --lambda-per 10 --lambda-cyc 10`).
 
 Checkpoint choice on validation, rule: {SELECTION_RULE}. Validation floor PSNR
 {selection["floor_psnr"]} dB; per kept copy (PSNR, corr, score): {selection["candidates"]};
-chosen **{selection["chosen"]}**.
+chosen **{selection["chosen"]}** of run `{selection.get("run", run.name)}`.
+{other_runs_text(selection)}
 
 ## Held-out evaluation
 scikit-image PSNR and SSIM on 8-bit RGB (reflectance / 3000 clipped to [0, 1]) per scene,
