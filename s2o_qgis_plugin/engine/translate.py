@@ -4,8 +4,9 @@ Per batch of tiles (tiling.tile_grid; all read windows share one shape):
 
     read window + halo (reflected beyond the scene)  ->  nodata mask (nodata value, NaN/inf,
     GDAL mask)  ->  to dB (input scale)  ->  x = 2 (clip(dB, lo, hi) - lo) / (hi - lo) - 1
-    ->  nodata pixels set to x = -1 (the low clip value: they cannot disturb their neighbours
-    with NaN or extreme values)  ->  session.run  ->  DN = dlo + (clip(y, a, b) - a)(dhi - dlo)
+    ->  nodata pixels set to x = NODATA_INPUT = 0 (mid-range, neutral backscatter: no NaN or
+    extreme value reaches their neighbours, and no dark "water" band along nodata edges)
+    ->  session.run  ->  DN = dlo + (clip(y, a, b) - a)(dhi - dlo)
     / (b - a), rounded, clipped to [1, 65535]  ->  crop the halo  ->  0 (nodata) where the input
     was nodata  ->  write the window.
 

@@ -11,7 +11,7 @@ from rasterio.enums import ColorInterp
 from s2o_qgis_plugin.engine.errors import Cancelled, InputError, ModelError, OutputError
 from s2o_qgis_plugin.engine.metadata import NOT_S2O_HELP
 from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH, S2OModel
-from s2o_qgis_plugin.engine.radiometry import network_to_dn, sar_to_network
+from s2o_qgis_plugin.engine.radiometry import NODATA_INPUT, network_to_dn, sar_to_network
 from s2o_qgis_plugin.engine.tiling import padded_length, read_halo, reflect_index
 from s2o_qgis_plugin.engine.translate import (
     TAG_PRODUCT,
@@ -170,10 +170,10 @@ def test_nodata_nan_and_inf_become_output_nodata_without_polluting_neighbours(tm
     holes[10, 10] = holes[30, 40] = holes[50, 5] = True
     holes[0:3, 0:4] = True
     assert (out[:, holes] == 0).all() and (out[:, ~holes] >= 1).all()
-    # filled with the low clip value before inference: same as a raster that holds it there
+    # filled with NODATA_INPUT before inference: same as a raster that holds its dB value there
     filled = db.copy()
-    (vv_low, _), (vh_low, _) = model.meta.input_db_range
-    filled[0][holes], filled[1][holes] = vv_low, vh_low
+    for band, (low, high) in enumerate(model.meta.input_db_range):
+        filled[band][holes] = low + (NODATA_INPUT + 1) / 2 * (high - low)
     translate_raster(write_raster(tmp_path / "f.tif", filled, descriptions=["VV", "VH"]),
                      tmp_path / "f_out.tif", model, tile_size=32)
     ref = read_out(tmp_path / "f_out.tif")
