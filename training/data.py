@@ -12,8 +12,8 @@ inference agree):
 
 with per-band SAR ranges (defaults VV [-25, 0] dB, VH [-32.5, 0] dB) and Sentinel-2
 reflectance x 10000 (DN) over [a, b] = [0, 3000] for RGB = B04, B03, B02. SAR nodata (NaN,
-+-inf or the file's nodata value in any band) becomes -1 in every band, as the engine feeds it
-(radiometry.NODATA_INPUT); `valid` is 1 where every SAR band was finite and the optical pixel was
++-inf or the file's nodata value in any band) becomes radiometry.NODATA_INPUT (0, mid-range) in
+every band, as the engine feeds it; `valid` is 1 where every SAR band was finite and the optical pixel was
 not nodata (0 for Sentinel-2), so losses may mask it.
 
 Kinds (`KINDS`):

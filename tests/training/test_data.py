@@ -15,6 +15,7 @@ import torch
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
+from s2o_qgis_plugin.engine.radiometry import NODATA_INPUT
 from training import data as D
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,9 +130,11 @@ def test_paired_scaling_of_known_values(tmp_path):
     write_paired(tmp_path, "a", np.stack([vv, vh]), rgb)
     (tmp_path / "splits.json").write_text(json.dumps({"train": ["a"], "val": [], "test": []}))
     sample = D.make_dataset("paired", tmp_path, "train")[0]
-    np.testing.assert_allclose(sample["sar"][0, 0], [-1, -1, 0, 1, 1, -1], atol=1e-6)
-    # VV's NaN makes every band -1 there, as the engine feeds nodata (VH's -16.25 dB is not used)
-    np.testing.assert_allclose(sample["sar"][1, 0], [-1, -1, 0, 1, 1, -1], atol=1e-6)
+    nd = NODATA_INPUT
+    np.testing.assert_allclose(sample["sar"][0, 0], [-1, -1, 0, 1, 1, nd], atol=1e-6)
+    # VV's NaN makes every band NODATA_INPUT there, as the engine feeds nodata (VH's -16.25 dB
+    # is not used: the pixel is nodata in every band)
+    np.testing.assert_allclose(sample["sar"][1, 0], [-1, -1, 0, 1, 1, nd], atol=1e-6)
     np.testing.assert_allclose(sample["optical"][0, 0], [-1, -0.5, 0, 1, 1, 0], atol=1e-6)
     # NaN SAR and optical nodata 0 are invalid
     np.testing.assert_array_equal(sample["valid"][0, 0], [0, 1, 1, 1, 1, 0])
@@ -146,8 +149,9 @@ def test_paired_custom_ranges_and_declared_nodata(tmp_path):
                                                                     "VH": (-30, 0)},
                         optical_dn_range=(1000, 2000))
     sample = ds[0]
-    np.testing.assert_allclose(sample["sar"][0, 0], [-1, -1, -1], atol=1e-6)  # VH nodata at 2
-    np.testing.assert_allclose(sample["sar"][1, 0], [-1, 0, -1], atol=1e-6)
+    nd = NODATA_INPUT
+    np.testing.assert_allclose(sample["sar"][0, 0], [nd, -1, nd], atol=1e-6)  # VH nodata at 2
+    np.testing.assert_allclose(sample["sar"][1, 0], [nd, 0, nd], atol=1e-6)
     np.testing.assert_allclose(sample["optical"][2, 0], [-1, 1, 1], atol=1e-6)
     np.testing.assert_array_equal(sample["valid"][0, 0], [0, 1, 0])
 
