@@ -26,7 +26,8 @@ def load_script():
 def test_dry_run_brings_back_checkpoint_model_and_table(tmp_path):
     out = tmp_path / "out"
     code = load_script().main(["--out", str(out), "--data-root", str(FIXTURES),
-                               "--max-steps", "2", "--epochs", "1", "--device", "cpu"])
+                               "--max-steps", "2", "--epochs", "1", "--device", "cpu",
+                               "--batch-size", "1"])  # the fixtures hold 3 training pairs
     assert code == 0
     assert {"checkpoint.pt", "model.onnx", "eval.md", "eval.json", "losses.csv"} <= {
         p.name for p in out.iterdir()}
