@@ -259,6 +259,14 @@ def test_damaged_input_is_reported_as_such(tmp_path, model, damage):
 
 
 # -- 7. killed runs --------------------------------------------------------------------------------
+def _default_termination_signals() -> None:
+    """In the child: SIGTERM and SIGHUP with their default action, as in a terminal, even when
+    the tests themselves run with one ignored (under nohup SIGHUP is ignored and inherited, and
+    the CLI rightly leaves an ignored signal alone)."""
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, signal.SIG_DFL)
+
+
 def _start_long_run(tmp_path, dst):
     big = make_model(tmp_path / "big.onnx", features=32)
     db = np.full((2, 2048, 2048), -10.0, np.float32)
@@ -267,7 +275,7 @@ def _start_long_run(tmp_path, dst):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.Popen([str(EXE), str(src), str(dst), "--model", str(big), "--tile", "128",
                              "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+                            text=True, env=env, preexec_fn=_default_termination_signals)
     deadline = time.monotonic() + 120
     while not temporaries(dst.parent):
         assert proc.poll() is None and time.monotonic() < deadline, "never started writing"
