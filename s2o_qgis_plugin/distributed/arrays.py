@@ -317,7 +317,7 @@ def _translate_chunk(block: np.ndarray, plan: _Plan, block_info=None) -> np.ndar
     invalid = raster_io.invalid_pixels(values, plan.nodata)
     raster_io.apply_scale_offset(values, plan.scales, plan.offsets)
     tiles = tile_grid(plan.height, plan.width, plan.tile, plan.size_multiple, plan.halo,
-                      within=(r0, r1, c0, c1))
+                      rows=range(r0, r1), cols=range(c0, c1))
     out = np.empty((3, r1 - r0, c1 - c0), np.uint16)
     for i in range(0, len(tiles), plan.batch_size):
         batch = tiles[i:i + plan.batch_size]

@@ -163,22 +163,20 @@ def clipped_spans(n: int, tile: int, halo: int) -> list[Span]:
 
 
 def tile_grid(height: int, width: int, tile: int, size_multiple: int, halo: int,
-              within: tuple[int, int, int, int] | None = None) -> list[Tile]:
+              rows: range | None = None, cols: range | None = None) -> list[Tile]:
     """Row-major tiles covering a ``height x width`` scene (module docstring formula). All read
-    windows have the same shape, so tiles can be batched. ``within`` = (row0, row1, col0, col1):
-    only the tiles whose write window starts in those rows and columns (a part of the scene's
-    grid, at the cost of that part)."""
+    windows have the same shape, so tiles can be batched. ``rows`` / ``cols`` (scene pixel
+    ranges): only the tiles whose write window starts in them (a part of the scene's grid, at
+    the cost of that part)."""
     if height < 1 or width < 1:
         raise InputError(f"the raster has no pixels ({width} x {height})")
     if tile % size_multiple:
         raise ValueError(f"tile {tile} is not a multiple of {size_multiple}")
-    rows = axis_spans(height, tile, size_multiple, halo)
-    cols = axis_spans(width, tile, size_multiple, halo)
-    if within is not None:
-        r0, r1, c0, c1 = within
-        rows = [r for r in rows if r0 <= r.start < r1]
-        cols = [c for c in cols if c0 <= c.start < c1]
-    return [Tile.from_spans(r, c) for r in rows for c in cols]
+    row_spans = [r for r in axis_spans(height, tile, size_multiple, halo)
+                 if rows is None or r.start in rows]
+    col_spans = [c for c in axis_spans(width, tile, size_multiple, halo)
+                 if cols is None or c.start in cols]
+    return [Tile.from_spans(r, c) for r in row_spans for c in col_spans]
 
 
 def clipped_grid(height: int, width: int, tile: int, halo: int) -> list[Tile]:

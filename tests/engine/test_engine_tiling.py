@@ -93,7 +93,7 @@ def test_grid_within_a_part_is_that_part_of_the_whole_grid(within):
     r0, r1, c0, c1 = within
     whole = [t for t in tile_grid(100, 101, 32, M, 10)
              if r0 <= t.row < r1 and c0 <= t.col < c1]
-    assert tile_grid(100, 101, 32, M, 10, within=within) == whole
+    assert tile_grid(100, 101, 32, M, 10, rows=range(r0, r1), cols=range(c0, c1)) == whole
 
 
 def test_grid_shapes_for_a_small_scene():
