@@ -202,7 +202,8 @@ def average_checkpoints(paths, out: str | os.PathLike) -> Path:
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValueError("average_checkpoints needs at least one checkpoint")
-    states = [exported_weights(read_checkpoint(p)) for p in paths]
+    checkpoints = [read_checkpoint(p) for p in paths]
+    states = [exported_weights(c) for c in checkpoints]
     if any(s.keys() != states[0].keys() for s in states):
         raise ValueError(f"{paths} do not hold the same generators: cannot average them")
     mean = {
@@ -213,7 +214,7 @@ def average_checkpoints(paths, out: str | os.PathLike) -> Path:
         )
         for k, v in states[0].items()
     }
-    last = read_checkpoint(paths[-1])
+    last = checkpoints[-1]
     save_checkpoint(
         out,
         {

@@ -190,15 +190,14 @@ class S2OCycleGAN:
     @torch.no_grad()
     def update_ema(self) -> None:
         """ema <- d ema + (1 - d) G after a generator step, with the usual warm-up
-        d = min(ema_decay, (1 + n) / (10 + n)) so that early weights do not linger."""
+        d = min(ema_decay, (1 + n) / (10 + n)) so that early weights do not linger. Buffers
+        (the PMD head's fixed difference kernels) never change: the copy made at start holds."""
         if self.ema is None:
             return
         decay = min(self.cfg.ema_decay, (1 + self.ema_updates) / (10 + self.ema_updates))
         self.ema_updates += 1
         for avg, new in zip(self.ema.parameters(), self.generators.s2o.parameters(), strict=True):
             avg.lerp_(new, 1.0 - decay)
-        for avg, new in zip(self.ema.buffers(), self.generators.s2o.buffers(), strict=True):
-            avg.copy_(new)
 
     @property
     def uses_gan(self) -> bool:
