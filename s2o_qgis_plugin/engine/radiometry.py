@@ -66,10 +66,10 @@ LINEAR_MEDIAN_MAX, LINEAR_P99_MAX = 0.5, 3.0
 AMPLITUDE_MEDIAN, AMPLITUDE_P99_MAX = (0.03, 1.0), 2.0
 # Network input of nodata pixels, every band: the middle of each band's dB range, a neutral
 # backscatter. The low clip value (-1) read as open water and painted a dark band about 20 px wide
-# along every nodata edge (swath borders): with 0 the shipped VV+VH model's output next to an
-# 8 px nodata border moves 70 DN from its output without the border, against 156 DN with -1
-# (mean over the 9 validation scenes, 24 px next to the edge; the training median, 0.13/-0.04,
-# gave 76).
+# along every nodata edge (swath borders). `python scripts/nodata_edge.py` (the 9 validation
+# scenes, an 8 px nodata border, the 24 px beside it): the embedded VV+VH model's output there
+# moves 52 DN from its output without the border with 0, 103 DN with -1, 56 with the training
+# median.
 NODATA_INPUT = 0.0
 # The default contract of a trained model (training/config.py's defaults, the exporter writes
 # them into the model's metadata, from where the engine reads them): sigma0 in dB clipped to a
