@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import shutil
 import sys
@@ -47,6 +48,7 @@ from export.export_onnx import export
 from s2o_qgis_plugin.__about__ import __version__
 from s2o_qgis_plugin.engine.metadata import SENTINEL_CREDIT, s2_level_label
 from s2o_qgis_plugin.engine.model import DEFAULT_MODEL_PATH, VV_MODEL_PATH
+from training.config import TrainConfig
 from training.cyclegan import average_checkpoints, load_checkpoint, read_checkpoint
 from training.data import make_dataset
 from training.evaluate import (
@@ -139,6 +141,16 @@ def selection_score(row: Row, floor: Row) -> float:
     return row.psnr - floor.psnr + 10.0 * row.corr
 
 
+@functools.lru_cache
+def val_floor(data_kind: str, data_root: str, in_bands: str, sar_db_range: tuple,
+              optical_dn_range: tuple) -> Row:
+    """The mean-colour floor on the validation split, computed once per data set and radiometry
+    (every candidate run of a model shares it)."""
+    cfg = TrainConfig(data_kind=data_kind, data_root=data_root, in_bands=in_bands,
+                      sar_db_range=sar_db_range, optical_dn_range=optical_dn_range)
+    return next(f for f in floor_rows(cfg, data_kind, data_root, "val") if f.name == FLOOR_MEAN)
+
+
 def select_on_val(run: Path, data_root: Path, max_epoch: int | None = None
                   ) -> tuple[Path, dict]:
     """The run's kept checkpoint with the best SELECTION_RULE on the validation split."""
@@ -155,7 +167,8 @@ def select_on_val(run: Path, data_root: Path, max_epoch: int | None = None
             name = f"average_epoch{epoch_of(last[0]):03d}-{epoch_of(last[-1]):03d}.pt"
             candidates.append(average_checkpoints(last, run / name))
     cfg, _ = load_checkpoint(candidates[0])
-    floor = floor_rows(cfg, cfg.data_kind, str(data_root), "val")[0]
+    floor = val_floor(cfg.data_kind, str(data_root), cfg.in_bands, tuple(cfg.sar_db_range),
+                      tuple(cfg.optical_dn_range))
     table = {}
     for c in candidates:
         row = evaluate_checkpoint(c, None, str(data_root), "val", "cpu", name=c.name)
