@@ -69,6 +69,10 @@ class TrainConfig:
     lambda_per: float = _opt(10.0, "weight of the VGG19 perceptual loss (0: off, no VGG needed)")
     lambda_cyc: float = _opt(10.0, "weight of the cycle-consistency loss")
     lambda_pde: float = _opt(10.0, "weight of the PDE loss L_TCD + L_PMD, Eq. (9)")
+    lambda_corr: float = _opt(
+        0.0, "weight of the correlation loss 1 - Pearson r(G(x), y) per image and channel "
+        "(not in the paper; 0: off)"
+    )
     vgg_weights: str = _opt("", "torchvision's vgg19-dcbb9e9d.pth (default: torch hub cache)")
     # -- run ----------------------------------------------------------------------------------
     seed: int = _opt(0, "seed of weights, data order, augmentation and image pools")

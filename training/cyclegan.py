@@ -37,7 +37,7 @@ from training.checkpoint import (  # noqa: F401  (re-exported: scripts import th
     save_checkpoint,
 )
 from training.config import TrainConfig
-from training.losses import PerceptualLoss, l1, lsgan_loss, pde_losses
+from training.losses import PerceptualLoss, correlation_loss, l1, lsgan_loss, pde_losses
 from training.nets import (
     OPTICAL_BANDS,
     build_discriminator,
@@ -47,7 +47,9 @@ from training.nets import (
 )
 
 # names of the logged losses, in the loss CSV's column order
-LOSS_NAMES = ("g_total", "gan", "pix", "per", "cyc", "pde_tcd", "pde_pmd", "d_optical", "d_sar")
+LOSS_NAMES = (
+    "g_total", "gan", "pix", "per", "cyc", "pde_tcd", "pde_pmd", "d_optical", "d_sar", "corr"
+)  # fmt: skip
 
 
 def loss_values(logged: dict) -> dict[str, float]:
@@ -304,17 +306,20 @@ class S2OCycleGAN:
     def generator_loss(
         self, sar: Tensor, optical: Tensor, out: dict
     ) -> tuple[Tensor, dict[str, float]]:
-        """Eq. (8): gan_weight L_GAN + l_pix L_pix + l_per L_per + l_cyc L_cyc + l_pde L_PDE.
+        """Eq. (8): gan_weight L_GAN + l_pix L_pix + l_per L_per + l_cyc L_cyc + l_pde L_PDE
+        (+ l_corr L_corr, not in the paper).
         Terms with weight 0 (or that the variant lacks) are skipped and logged as 0."""
         cfg, fake = self.cfg, out["fake_optical"]
         zero = fake.new_zeros(())
-        terms = dict.fromkeys(("gan", "pix", "per", "cyc", "pde_tcd", "pde_pmd"), zero)
+        terms = dict.fromkeys(("gan", "pix", "per", "cyc", "pde_tcd", "pde_pmd", "corr"), zero)
         if self.uses_gan:
             scores_opt, scores_sar = self.discriminators(fake, out.get("fake_sar"), sar)
             terms["gan"] = lsgan_loss(scores_opt, True)
             if scores_sar is not None:
                 terms["gan"] = terms["gan"] + lsgan_loss(scores_sar, True)
         terms["pix"] = l1(fake, optical)
+        if cfg.lambda_corr > 0:
+            terms["corr"] = correlation_loss(fake, optical)
         if self.perceptual is not None:
             terms["per"] = self.perceptual(fake, optical)
         if self.spec.cycle and cfg.lambda_cyc > 0:
@@ -328,6 +333,7 @@ class S2OCycleGAN:
             + cfg.lambda_per * terms["per"]
             + cfg.lambda_cyc * terms["cyc"]
             + cfg.lambda_pde * (terms["pde_tcd"] + terms["pde_pmd"])
+            + cfg.lambda_corr * terms["corr"]
         )
         logged = {name: value.detach() for name, value in terms.items()}
         logged["g_total"] = total.detach()

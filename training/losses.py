@@ -8,6 +8,9 @@
 * L_per = sum_l w_l ||V_l(y) - V_l(G(x))||_1 over the VGG19 activations relu1_1, relu2_1,
   relu3_1, relu4_1, relu5_1 with w = 1/32, 1/16, 1/8, 1/4, 1 (the pix2pixHD VGG loss), images
   mapped from [-1, 1] to ImageNet-normalised RGB.
+* L_corr = 1 - r, r the Pearson correlation between G(x) and y over each image's pixels,
+  averaged over images and channels (not in the paper; weight 0 by default): rewards spatial
+  structure that follows the reference whatever the colour level, which L1 lets blur away.
 * L_cyc = ||x - F(G(x))||_1 + ||y - G(F(y))||_1.
 * L_TCD = ||phi(y) - phi(G(x))||_1, L_PMD = ||phi(y) - G_PMD(x)||_1 with phi the generator's
   fixed head (training/nets/heads.py).
@@ -51,6 +54,16 @@ def lsgan_loss(scores: Tensor, real: bool) -> Tensor:
 
 def l1(a: Tensor, b: Tensor) -> Tensor:
     return F.l1_loss(a, b)
+
+
+def correlation_loss(fake: Tensor, real: Tensor, eps: float = 1e-6) -> Tensor:
+    """1 - the mean over images and channels of the Pearson correlation of fake and real over
+    the pixels; a flat image (no variance) counts as correlation 0."""
+    a = fake.flatten(2) - fake.flatten(2).mean(dim=2, keepdim=True)
+    b = real.flatten(2) - real.flatten(2).mean(dim=2, keepdim=True)
+    cov = (a * b).mean(dim=2)
+    r = cov / torch.sqrt(a.square().mean(dim=2) * b.square().mean(dim=2) + eps)
+    return 1 - r.mean()
 
 
 def pde_losses(phi: nn.Module, real: Tensor, fake: Tensor, side: Tensor) -> tuple[Tensor, Tensor]:

@@ -266,7 +266,7 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
     steps = [int(r["step"]) for r in rows]
     fig, (ax_g, ax_d) = plt.subplots(1, 2, figsize=(12, 4))
     for name in LOSS_NAMES:
-        values = [float(r[name]) for r in rows]
+        values = [float(r.get(name) or 0) for r in rows]  # older runs lack later columns
         if any(values):
             (ax_d if name.startswith("d_") else ax_g).plot(steps, values, label=name)
     for ax, title in ((ax_g, "generator"), (ax_d, "discriminators")):
@@ -287,7 +287,7 @@ def open_loss_log(path: Path, resume_step: int | None):
         with open(path, newline="") as f:
             kept = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
     with replacing(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, CSV_COLUMNS)
+        writer = csv.DictWriter(f, CSV_COLUMNS, restval="0")  # older runs lack later columns
         writer.writeheader()
         writer.writerows(kept)
     return open(path, "a", newline="")

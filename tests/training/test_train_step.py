@@ -52,7 +52,9 @@ def test_step_updates_g_then_the_average_then_d():
     logs = model.train_step(sar, optical)
     values = loss_values(logs)
     assert set(values) == set(LOSS_NAMES)
-    assert all(v > 0 for k, v in values.items() if k != "per")  # every term of 'full' is on
+    # every term of 'full' is on; the perceptual and correlation losses are off (weight 0)
+    assert all(v > 0 for k, v in values.items() if k not in ("per", "corr"))
+    assert values["per"] == values["corr"] == 0
     g1, d1 = _weights(model.generators.s2o), _weights(model.discriminators)
     assert any(not torch.equal(g0[k], g1[k]) for k in g0)
     assert any(not torch.equal(d0[k], d1[k]) for k in d0)

@@ -1,4 +1,4 @@
-"""Losses: LSGAN, PDE loss, the VGG19 loader (torchvision key layout) and its error message."""
+"""Losses: LSGAN, PDE loss, the correlation loss, the VGG19 loader (torchvision key layout) and its error message."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from training.losses import (
     PerceptualLoss,
     VGG19Features,
     VGGWeightsNotFoundError,
+    correlation_loss,
     load_vgg19_features,
     lsgan_loss,
     pde_losses,
@@ -102,3 +103,36 @@ def test_pde_losses_compare_phi_maps():
     tcd, pmd = pde_losses(head, real, fake, torch.zeros(1, 9, 16, 16))
     assert float(tcd) == pytest.approx(float((head(real) - head(fake)).abs().mean()))
     assert float(pmd) == pytest.approx(float(head(real).abs().mean()))
+
+
+def test_correlation_loss_measures_structure_not_colour_level():
+    g = torch.Generator().manual_seed(5)
+    real = torch.rand(2, 3, 16, 16, generator=g) * 2 - 1
+    # the same picture brighter and with less contrast: perfectly correlated, loss 0
+    assert correlation_loss(0.3 * real + 0.4, real).item() == pytest.approx(0.0, abs=1e-4)
+    # the negative: correlation -1, loss 2
+    assert correlation_loss(-real, real).item() == pytest.approx(2.0, abs=1e-4)
+    # a flat image (the mean colour) has no correlation: loss 1, and its gradient is finite
+    flat = torch.zeros_like(real, requires_grad=True)
+    loss = correlation_loss(flat, real)
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0, abs=1e-4)
+    assert torch.isfinite(flat.grad).all()
+    # per image and channel: one image negated and one kept average to r = 0
+    mixed = torch.stack([real[0], -real[1]])
+    assert correlation_loss(mixed, real).item() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_correlation_weight_enters_the_generator_loss():
+    torch.manual_seed(0)
+    sar, optical = torch.rand(1, 2, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    totals = {}
+    for weight in (0.0, 2.0):
+        torch.manual_seed(1)
+        model = S2OCycleGAN(TrainConfig(variant="full", width=4, lambda_per=0.0,
+                                        lambda_corr=weight))
+        out = model.generators(sar, optical)
+        totals[weight], logs = model.generator_loss(sar, optical, out)
+    expected = 2.0 * correlation_loss(out["fake_optical"], optical)
+    assert logs["corr"].item() == pytest.approx(expected.item() / 2.0, rel=1e-5)
+    assert (totals[2.0] - totals[0.0]).item() == pytest.approx(expected.item(), rel=1e-4)
