@@ -43,6 +43,10 @@ class TrainConfig:
         0.0, "with augment: add one random offset ~ N(0, this many dB) to every SAR band of a "
         "sample (robustness to calibration differences between sources; 0: off)"
     )
+    sar_blur_px: float = _opt(
+        0.0, "with augment: smooth every SAR band of a sample by a Gaussian of random width "
+        "~ U(0, this many px) (robustness to speckle/resampling differences; 0: off)"
+    )
     balance: bool = _opt(False, "repeat pairs so each dataset of MANIFEST.json weighs the same")
     sar_db_range: tuple[float, ...] = _opt(
         tuple(v for band in SAR_BAND_NAMES for v in DEFAULT_DB_RANGES[band]),
@@ -113,6 +117,8 @@ class TrainConfig:
             raise ValueError("decay_start_epoch must be >= 0 (>= epochs: no decay)")
         if self.sar_jitter_db < 0:
             raise ValueError(f"sar_jitter_db must be >= 0, got {self.sar_jitter_db}")
+        if self.sar_blur_px < 0:
+            raise ValueError(f"sar_blur_px must be >= 0, got {self.sar_blur_px}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.batch_size < 1 or self.width < 1 or self.epochs < 1:

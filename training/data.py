@@ -13,8 +13,8 @@ inference agree):
 with per-band SAR ranges (defaults VV [-25, 0] dB, VH [-32.5, 0] dB) and Sentinel-2
 reflectance x 10000 (DN) over [a, b] = [0, 3000] for RGB = B04, B03, B02. SAR nodata (NaN,
 +-inf or the file's nodata value in any band) becomes radiometry.NODATA_INPUT (0, mid-range) in
-every band, as the engine feeds it; `valid` is 1 where every SAR band was finite and the optical pixel was
-not nodata (0 for Sentinel-2), so losses may mask it.
+every band, as the engine feeds it; `valid` is 1 where every SAR band was finite and the optical
+pixel was not nodata (0 for Sentinel-2), so losses may mask it.
 
 Kinds (`KINDS`):
 - "paired": root/s1/<id>.tif (VV[,VH] float32 dB, band descriptions name the bands) and
@@ -42,7 +42,10 @@ calls `set_epoch(epoch)` on the dataset before iterating an epoch (workers get t
 pickled at iteration start, so do not use persistent_workers=True with epoch-dependent
 augmentation). Without augment, `crop` takes the centre window. With `sar_jitter_db` > 0 every
 SAR band of a sample also gets one common offset drawn from N(0, sar_jitter_db) dB (a stand-in
-for the calibration differences between sources); nodata stays nodata.
+for the calibration differences between sources); nodata stays nodata. With `sar_blur_px` > 0
+every SAR band is smoothed by a Gaussian of standard deviation ~ U(0, sar_blur_px) px, in dB,
+nodata left out of the averages (a stand-in for the speckle and resampling differences between
+processors: some sources' SAR is smoother than others').
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ import numpy as np
 import rasterio
 import torch
 from rasterio.errors import NotGeoreferencedWarning
+from scipy.ndimage import gaussian_filter
 from torch.utils.data import Dataset
 
 from s2o_qgis_plugin.engine.metadata import DUAL_POL, VV_ONLY
@@ -177,7 +181,7 @@ class PairDataset(Dataset):
 
     def __init__(self, root, split, *, in_bands=SAR_BANDS, crop=None, augment=False, seed=0,
                  sar_db_range=None, optical_dn_range=OPTICAL_DN_RANGE, rot90=False,
-                 sar_jitter_db=0.0, balance=False):
+                 sar_jitter_db=0.0, sar_blur_px=0.0, balance=False):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.kind} dataset root {self.root} is not a directory")
@@ -197,6 +201,7 @@ class PairDataset(Dataset):
         self.augment = bool(augment)
         self.rot90 = bool(rot90)
         self.sar_jitter_db = float(sar_jitter_db)
+        self.sar_blur_px = float(sar_blur_px)
         self.seed = int(seed)
         self.epoch = 0
         pairs = self.find_pairs()
@@ -313,7 +318,23 @@ class PairDataset(Dataset):
                 sar, opt = np.rot90(sar, k, axes=(1, 2)), np.rot90(opt, k, axes=(1, 2))
             if self.sar_jitter_db > 0:  # drawn last: the draws above stay those of older runs
                 sar = sar + np.float32(rng.normal(0.0, self.sar_jitter_db))
+            if self.sar_blur_px > 0:  # after the jitter, for the same reason
+                sar = blur_valid(sar, float(rng.uniform(0.0, self.sar_blur_px)))
         return np.ascontiguousarray(sar), np.ascontiguousarray(opt)
+
+
+def blur_valid(bands: np.ndarray, sigma: float) -> np.ndarray:
+    """Each band of (C, H, W) smoothed by a Gaussian of `sigma` px; NaN (nodata) pixels stay NaN
+    and are left out of their neighbours' averages (normalised convolution)."""
+    if sigma <= 0:
+        return bands
+    ok = np.isfinite(bands)
+    weights = gaussian_filter(ok.astype(np.float32), (0, sigma, sigma), mode="reflect")
+    sums = gaussian_filter(np.where(ok, bands, 0).astype(np.float32), (0, sigma, sigma),
+                           mode="reflect")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = sums / weights
+    return np.where(ok, out, np.nan).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------

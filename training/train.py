@@ -188,6 +188,7 @@ def training_data(cfg: TrainConfig, procs: Processes):
         augment=cfg.augment,
         rot90=cfg.rot90,
         sar_jitter_db=cfg.sar_jitter_db,
+        sar_blur_px=cfg.sar_blur_px,
         balance=cfg.balance,
         **options,
     )

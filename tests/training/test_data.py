@@ -260,6 +260,48 @@ def test_sar_jitter_shifts_every_sar_band_by_one_offset_and_leaves_optical(tmp_p
     assert torch.equal(sample(2.0, 3)["sar"], sample(2.0, 3)["sar"])  # (seed, epoch, index)
 
 
+def test_blur_valid_smooths_keeps_means_and_leaves_nodata_out():
+    rng = np.random.default_rng(3)
+    bands = rng.normal(-12.0, 2.0, (2, 32, 32)).astype(np.float32)
+    bands[:, :, 16:] += 6.0  # a brighter right half
+    bands[1, 5, 5] = np.nan
+    out = D.blur_valid(bands, 1.5)
+    assert np.isnan(out[1, 5, 5])
+    assert np.isfinite(np.delete(out.ravel(), 32 * 32 + 5 * 32 + 5)).all()
+    assert out[:, 8:24, 2:14].std() < 0.5 * bands[:, 8:24, 2:14].std()  # speckle smoothed
+    # the levels on either side are kept (away from the edge between them)
+    assert abs(np.nanmean(out[:, :, :12]) - np.nanmean(bands[:, :, :12])) < 0.1
+    assert abs(np.nanmean(out[:, :, 20:]) - np.nanmean(bands[:, :, 20:])) < 0.1
+    # a nodata pixel does not drag its neighbours: NaN is not averaged in as any value
+    flat = np.full((1, 9, 9), -10.0, np.float32)
+    flat[0, 4, 4] = np.nan
+    np.testing.assert_allclose(np.delete(D.blur_valid(flat, 2.0).ravel(), 40), -10.0, atol=1e-5)
+    assert D.blur_valid(bands, 0.0) is bands
+
+
+def test_sar_blur_smooths_sar_only_with_the_same_window_and_flips(tmp_path):
+    sar, rgb = random_pair(np.random.default_rng(1), 24, 24)
+    write_paired(tmp_path, "a", sar, rgb)
+    (tmp_path / "splits.json").write_text(json.dumps({"train": ["a"] * 4}))
+
+    def sample(blur, index):
+        ds = D.make_dataset("paired", tmp_path, "train", augment=True, seed=5, rot90=True,
+                            crop=16, sar_jitter_db=1.0, sar_blur_px=blur)
+        ds.set_epoch(2)
+        return ds[index]
+
+    spreads = []
+    for i in range(4):
+        plain, blurred = sample(0.0, i), sample(2.0, i)
+        assert torch.equal(plain["optical"], blurred["optical"])  # same window, same flips
+        assert torch.equal(plain["valid"], blurred["valid"])
+        # the same jitter offset: the band means agree to the blur's edge effects
+        assert abs(float(plain["sar"].mean() - blurred["sar"].mean())) < 0.05
+        spreads.append(float(blurred["sar"].std() / plain["sar"].std()))
+    assert max(spreads) < 1.0 and len({round(v, 4) for v in spreads}) == 4  # random widths
+    assert torch.equal(sample(2.0, 1)["sar"], sample(2.0, 1)["sar"])  # (seed, epoch, index)
+
+
 def test_without_augment_crop_is_the_centre(tmp_path):
     h, w = 10, 12
     sar, rgb = index_pair(h, w)

@@ -1,4 +1,5 @@
-"""Losses: LSGAN, PDE loss, the correlation loss, the VGG19 loader (torchvision key layout) and its error message."""
+"""Losses: LSGAN, PDE loss, the correlation loss, the VGG19 loader (torchvision key layout)
+and its error message."""
 
 from __future__ import annotations
 
