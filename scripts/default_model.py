@@ -317,14 +317,38 @@ def stabilisers(cfg) -> str:
     return f"{ema} {jitter}".strip()
 
 
-def other_runs_text(selection: dict) -> str:
-    """The other candidate runs and their best validation scores, for the card."""
+# configuration keys that say where and how often a run wrote, not what it learned
+BOOKKEEPING = {"out_dir", "device", "num_workers", "max_minutes", "max_steps", "log_every",
+               "save_every", "keep_every", "amp"}
+
+
+def recipe_difference(run: Path, other: Path) -> str:
+    """How run `other`'s recipe differs from `run`'s ("lambda_corr 3; crop 120"), read from
+    the config.json each run wrote (a key an older run lacks has today's default, which keeps
+    its behaviour); "" where either is missing."""
+    defaults = json.loads(json.dumps(TrainConfig().to_dict()))  # keys older runs lack
+    try:
+        mine, theirs = ({**defaults, **json.loads((r / "config.json").read_text())}
+                        for r in (run, other))
+    except (OSError, ValueError):
+        return ""
+    keys = sorted((mine.keys() | theirs.keys()) - BOOKKEEPING)
+    return "; ".join(f"{k} {theirs.get(k)}" for k in keys if mine.get(k) != theirs.get(k))
+
+
+def other_runs_text(selection: dict, run: Path) -> str:
+    """The other candidate runs, how their recipes differ from the shipped run's, and their
+    best validation scores, for the card."""
     others = selection.get("other_runs") or {}
     if not others:
         return ""
-    parts = "; ".join(f"`{name}` {o['chosen']} {o['score']:.2f}" for name, o in others.items())
-    return (f"Other candidate runs (their best copy on validation and its score): {parts}; "
-            f"every score is in docs/heldout_eval.json.")
+    parts = []
+    for name, o in others.items():
+        diff = recipe_difference(run, run.parent / name)
+        parts.append(f"`{name}`{f' ({diff})' if diff else ''} {o['chosen']} {o['score']:.2f}")
+    return ("Other candidate runs (how their recipe differs from this one's; their best copy on "
+            f"validation and its score): {'; '.join(parts)}; every score is in "
+            "docs/heldout_eval.json.")
 
 
 def card(name, meta, report, cfg, run, summary, selection, table, per_dataset, per_scene,
@@ -374,7 +398,7 @@ configuration stays one option away (`--gan-weight 1 --lambda-per 10 --lambda-cy
 Checkpoint choice on validation, rule: {SELECTION_RULE}. Validation floor PSNR
 {selection["floor_psnr"]} dB; per kept copy (PSNR, corr, score): {selection["candidates"]};
 chosen **{selection["chosen"]}** of run `{selection.get("run", run.name)}`.
-{other_runs_text(selection)}
+{other_runs_text(selection, run)}
 
 ## Held-out evaluation
 scikit-image PSNR and SSIM on 8-bit RGB (reflectance / 3000 clipped to [0, 1]) per scene,
