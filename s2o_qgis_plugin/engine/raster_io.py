@@ -61,7 +61,7 @@ from .atomic import TMP_MARK
 from .errors import InputError, OutputError
 from .metadata import OUTPUT_BANDS
 from .radiometry import OUTPUT_NODATA
-from .signals import termination_raises
+from .signals import raise_if_received, termination_raises
 from .tiling import reflect_index
 
 RGB_DESCRIPTIONS = OUTPUT_BANDS
@@ -625,6 +625,7 @@ def atomic_output(dst, shape: RasterShape | None = None, log=None):
     with termination_raises():
         try:
             yield tmp
+            raise_if_received()  # never replace the destination after a termination signal
             try:
                 _sync(tmp)
                 if shape is not None:

@@ -15,7 +15,11 @@ A signal can strike inside a C extension's callback that swallows the exception 
 ignored in ..."), and the run then fails later for what looks like another reason. So the block
 also notes every signal it sees (Ctrl-C too, which keeps Python's KeyboardInterrupt), and
 :func:`received` tells the caller that a failure inside the block followed one: it is reported
-as the interruption, not as a bug.
+as the interruption, not as a bug. A lost exception can also leave the run going as if
+nothing had happened (the signal is ignored from then on, so a second one would not help either):
+:func:`raise_if_received`, called between batches and once more before the finished output
+replaces the destination, raises the interruption again, so the run still stops and the
+destination keeps what it had.
 
 SIGKILL cannot be caught: what it leaves is removed by the next run in that folder
 (raster_io.remove_stale_temporaries).
@@ -32,11 +36,20 @@ from .errors import Interrupted
 TERMINATING = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
                     if s is not None)
 _received: list[int] = []  # signals seen by the outermost block that set handlers, in order
+_active: list[bool] = []  # one entry while such a block runs
 
 
 def received() -> int | None:
     """The first signal seen inside the last termination_raises block that set handlers."""
     return _received[0] if _received else None
+
+
+def raise_if_received() -> None:
+    """Inside a termination_raises block that set handlers: raise the interruption of the first
+    signal it has seen (Interrupted, a KeyboardInterrupt), in case the handler's exception was
+    lost in a C extension's callback; outside such a block, or before any signal, nothing."""
+    if _active and _received:
+        raise Interrupted(_received[0])
 
 
 @contextlib.contextmanager
@@ -61,8 +74,10 @@ def termination_raises(signals=TERMINATING):
         _received.append(signum)
         signal.default_int_handler(signum, frame)  # KeyboardInterrupt, as without the block
 
-    if previous or ctrl_c:
+    sets = bool(previous or ctrl_c)
+    if sets:
         _received.clear()
+        _active.append(True)
     try:
         for s in previous:
             signal.signal(s, handler)
@@ -70,6 +85,8 @@ def termination_raises(signals=TERMINATING):
             signal.signal(signal.SIGINT, ctrl_c_handler)
         yield
     finally:
+        if sets:
+            _active.pop()
         for s, h in previous.items():
             signal.signal(s, h)
         if ctrl_c:

@@ -35,7 +35,7 @@ import numpy as np
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from . import errors, raster_io
+from . import errors, raster_io, signals
 from .errors import Cancelled, InputError, ModelError, OutputError, whole_number
 from .input_kind import refuse_optical
 from .memory import TRIM_EVERY_S, release_freed_memory
@@ -134,6 +134,7 @@ def translate_raster(
             log(message)
 
     def check_cancel() -> None:
+        signals.raise_if_received()  # a termination signal whose exception was lost (signals)
         if is_cancelled is not None and is_cancelled():
             raise Cancelled(errors.cancelled(dst))
 

@@ -396,6 +396,41 @@ def test_a_failure_after_a_swallowed_signal_is_reported_as_the_interruption(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
+@pytest.mark.parametrize("strike_at", ["first batch", "last progress call"])
+def test_a_run_that_goes_on_after_a_swallowed_signal_still_stops(tmp_path, model, strike_at):
+    """A SIGTERM whose exception is lost in a callback, with no failure following it: the run
+    would finish and replace the destination after all (and ignore any further SIGTERM). It
+    stops at the next batch instead, or, struck after the last batch, before the rename."""
+    from s2o_qgis_plugin.engine.translate import translate_raster
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    dst = out_dir / "optical.tif"
+    earlier = earlier_output(dst, model)
+    src = write_sar(tmp_path / "s1.tif", 96, 96, descriptions=["VV", "VH"])
+    calls = []
+
+    def progress(percent):
+        calls.append(percent)
+        if (strike_at == "first batch" and len(calls) == 2) or percent == 100.0:
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the handler raises at the next bytecode
+            except Interrupted:  # lost, as in a C extension's callback
+                pass
+
+    with pytest.raises(Interrupted) as info, termination_raises():
+        translate_raster(src, dst, model, tile_size=32, batch_size=1, device="cpu", threads=1,
+                         progress=progress)
+    assert info.value.signum == signal.SIGTERM
+    if strike_at == "first batch":  # stopped at the next batch of several
+        assert len(calls) == 2 and 0.0 < calls[1] < 50.0
+    else:  # every tile done, the rename refused
+        assert calls[-1] == 100.0
+    assert_left(dst, earlier)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+
+
 # -- 8. GDAL virtual paths -------------------------------------------------------------------------
 def test_vsizip_input_is_translated(tmp_path, model):
     src = write_sar(tmp_path / "s1.tif", 48, 64, descriptions=["VV", "VH"])

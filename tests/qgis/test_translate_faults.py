@@ -209,7 +209,12 @@ def test_sigterm_to_qgis_process_leaves_the_earlier_output(model, tmp_path, prof
     earlier = earlier_output(dst, model)
     proc = _long_run(tmp_path, dst, profile)
     proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=120)
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # still translating: the SIGTERM was lost
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"qgis_process went on for 120 s after SIGTERM:\n{stdout}{stderr}")
     assert proc.returncode == 1, stdout + stderr
     assert f"interrupted by SIGTERM: nothing was written to {dst}" in stdout + stderr
     assert_left(dst, earlier)
