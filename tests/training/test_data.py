@@ -233,6 +233,14 @@ def test_augmentation_is_a_function_of_seed_epoch_index(tmp_path):
     assert not torch.equal(draw(1, 2, 0), draw(1, 2, 1))
 
 
+def augmented_sample(root, index, epoch, **options):
+    """Sample ``index`` of the augmented train split of ``root`` at ``epoch`` (seed 5, quarter
+    turns): two calls differing only in one SAR option draw the same window and flips."""
+    ds = D.make_dataset("paired", root, "train", augment=True, seed=5, rot90=True, **options)
+    ds.set_epoch(epoch)
+    return ds[index]
+
+
 def test_sar_jitter_shifts_every_sar_band_by_one_offset_and_leaves_optical(tmp_path):
     sar, rgb = random_pair(np.random.default_rng(1), 16, 16)
     sar[0, 0, 0] = np.nan  # nodata stays nodata
@@ -241,10 +249,8 @@ def test_sar_jitter_shifts_every_sar_band_by_one_offset_and_leaves_optical(tmp_p
     wide = ((-60.0, 40.0), (-60.0, 40.0))  # no clipping: offsets read back exactly
 
     def sample(jitter, index):
-        ds = D.make_dataset("paired", tmp_path, "train", augment=True, seed=5, rot90=True,
-                            sar_jitter_db=jitter, sar_db_range=wide)
-        ds.set_epoch(1)
-        return ds[index]
+        return augmented_sample(tmp_path, index, epoch=1, sar_jitter_db=jitter,
+                                sar_db_range=wide)
 
     offsets = []
     for i in range(6):
@@ -285,10 +291,8 @@ def test_sar_blur_smooths_sar_only_with_the_same_window_and_flips(tmp_path):
     (tmp_path / "splits.json").write_text(json.dumps({"train": ["a"] * 4}))
 
     def sample(blur, index):
-        ds = D.make_dataset("paired", tmp_path, "train", augment=True, seed=5, rot90=True,
-                            crop=16, sar_jitter_db=1.0, sar_blur_px=blur)
-        ds.set_epoch(2)
-        return ds[index]
+        return augmented_sample(tmp_path, index, epoch=2, crop=16, sar_jitter_db=1.0,
+                                sar_blur_px=blur)
 
     spreads = []
     for i in range(4):
