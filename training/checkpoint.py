@@ -48,6 +48,7 @@ class ModelSpec:
     pmd_eps: float
     db_ranges: tuple[tuple[float, float], ...]  # per band: dB mapped to [-1, 1]
     optical_dn_range: tuple[float, float]  # Sentinel-2 reflectance x 10000 mapped to [-1, 1]
+    context_sigmas: tuple[float, ...] = ()  # multi-look context (empty in older checkpoints)
 
     @classmethod
     def from_config(cls, cfg: TrainConfig) -> ModelSpec:
@@ -58,6 +59,7 @@ class ModelSpec:
             pmd_eps=float(cfg.pmd_eps),
             db_ranges=tuple(tuple(float(v) for v in cfg.db_ranges[b]) for b in cfg.bands),
             optical_dn_range=tuple(float(v) for v in cfg.optical_dn_range),
+            context_sigmas=tuple(float(v) for v in cfg.context_sigmas),
         )
 
     def to_dict(self) -> dict:
@@ -72,11 +74,13 @@ class ModelSpec:
             pmd_eps=float(data["pmd_eps"]),
             db_ranges=tuple(tuple(float(v) for v in r) for r in data["db_ranges"]),
             optical_dn_range=tuple(float(v) for v in data["optical_dn_range"]),
+            context_sigmas=tuple(float(v) for v in data.get("context_sigmas", ())),
         )
 
     def build_generator(self) -> nn.Module:
         """A freshly initialised generator of this architecture."""
-        return build_generator(self.variant, len(self.bands), self.width, self.pmd_eps)
+        return build_generator(self.variant, len(self.bands), self.width, self.pmd_eps,
+                               self.context_sigmas)
 
 
 @dataclass

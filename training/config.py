@@ -32,6 +32,11 @@ class TrainConfig:
     in_bands: str = _opt("VV,VH", "SAR input bands: 'VV,VH' or 'VV'")
     width: int = _opt(32, "base channels w; the residual blocks use 4 w at 1/4 resolution")
     pmd_eps: float = _opt(1e-6, "epsilon of the PMD head's division, Eq. (7)")
+    context_sigmas: tuple[float, ...] = _opt(
+        (), "S2O-NPDE generators: Gaussian widths in px (multiples of 4, e.g. 8,16,32) of a "
+        "multi-look SAR context added to the backbone at 1/4 resolution (training/nets/layers."
+        "ContextLooks; empty, the default: the paper's generator)"
+    )
     # -- data ---------------------------------------------------------------------------------
     data_kind: str = _opt("paired", "dataset kind: paired | sen12 | bigearthnet | sen12ms")
     data_root: str = _opt("data/ben", "dataset root folder")
@@ -145,7 +150,7 @@ def _is_tuple(tp) -> bool:
 
 
 def _tuple_parser(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.split(","))
+    return tuple(float(v) for v in text.split(",") if v.strip())  # "": the empty tuple
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

@@ -77,7 +77,8 @@ class Generators(nn.Module):
     def __init__(self, cfg: TrainConfig):
         super().__init__()
         n_sar = len(cfg.bands)
-        self.s2o = build_generator(cfg.variant, n_sar, cfg.width, cfg.pmd_eps)
+        self.s2o = build_generator(cfg.variant, n_sar, cfg.width, cfg.pmd_eps,
+                                   cfg.context_sigmas)
         self.o2s = None
         if variant_spec(cfg.variant).cycle:
             self.o2s = build_reverse_generator(cfg.variant, n_sar, cfg.width, cfg.pmd_eps)

@@ -158,3 +158,32 @@ def test_export_reads_the_model_section_not_the_config(exports, tmp_path):
     assert report.ok and report.meta == made.report.meta
     a, b = (onnx.load(str(p)) for p in (tmp_path / "spec_only.onnx", made.onnx))
     assert a.graph.SerializeToString() == b.graph.SerializeToString()
+
+
+def test_context_model_exports_with_its_wider_halo_and_tiles_exactly(tmp_path):
+    """A generator with the multi-look context (training.nets.layers.ContextLooks): the halo the
+    exporter measures covers the context's reach, the zero-padded graph has no Pad operator, and
+    the engine's output on a real Sentinel-1 GeoTIFF is the same by small tiles as in one tile."""
+    import rasterio
+
+    from s2o_qgis_plugin.engine.translate import translate_raster
+
+    make_checkpoint(tmp_path / "ckpt.pt", context_sigmas=(8.0, 16.0))
+    plain = make_checkpoint(tmp_path / "plain.pt")
+    report = export(tmp_path / "ckpt.pt", tmp_path / "ctx.onnx", real=REAL_S1,
+                    training_data="unit test")
+    assert report.ok, report.text()
+    plain_report = export(tmp_path / "plain.pt", tmp_path / "plain.onnx", training_data="unit")
+    # the context reaches 2 x 16 px from a 4 x 4 look; the backbone's own reach adds to it
+    assert (plain_report.meta.halo, report.meta.halo) == (47, 73)
+    assert plain.context_sigmas == ()
+    assert "Pad" not in [n.op_type for n in onnx.load(str(tmp_path / "ctx.onnx")).graph.node]
+    model = S2OModel.load(tmp_path / "ctx.onnx", device="cpu")
+    outputs = []
+    for tile in (80, 512):
+        dst = tmp_path / f"tile{tile}.tif"
+        result = translate_raster(REAL_S1, dst, model, tile_size=tile)
+        assert (result.tiles > 1) == (tile == 80)
+        with rasterio.open(dst) as out:
+            outputs.append(out.read().astype(int))
+    assert outputs[0].std() > 10 and np.array_equal(outputs[0], outputs[1])

@@ -9,7 +9,7 @@ import torch
 from training.nets import VARIANTS, build_generator, build_reverse_generator, receptive_field_radius
 from training.nets.blocks import BlockCascade, RK2Block, TCDBlock
 from training.nets.heads import GradientHead, PMDHead
-from training.nets.layers import zero_padded
+from training.nets.layers import ContextLooks, zero_padded
 
 torch.set_num_threads(1)
 
@@ -170,11 +170,48 @@ def test_receptive_field_radii():
         for v in ("base", "full", "pix2pix")
     }
     assert radii == {"base": 39, "full": 47, "pix2pix": 44}
+    # the context reaches 2 sigma of its widest Gaussian further, at 1/4 resolution
+    for sigmas, radius in (((8,), 57), ((8, 16), 73), ((8, 16, 32), 105)):
+        gen = build_generator("full", 2, width=2, context_sigmas=sigmas)
+        assert receptive_field_radius(gen) == radius
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
-def test_crop_equals_whole_image_away_from_the_crop_border(variant):
-    gen = build_generator(variant, 2, width=4).eval()
+def test_context_looks_average_and_smooth_the_input():
+    ctx = ContextLooks(2, 5, (4, 12))
+    assert ctx.radius == 6  # 2 x 12 px / 4, in 1/4-resolution pixels
+    assert torch.allclose(ctx.kernel.sum(dim=-1), torch.ones(4, 1, 1))  # each Gaussian sums to 1
+    taps = ctx.kernel[0, 0, 0]  # the 4 px Gaussian, truncated at 2 sigma = 2 quarter pixels
+    assert (taps[:4] == 0).all() and (taps[4:9] > 0).all() and (taps[9:] == 0).all()
+    support = []
+    ctx.project = torch.nn.Identity()  # see the maps themselves: looks, then smoothed looks
+    x = torch.full((1, 2, 64, 64), 0.25)
+    x[:, 1] = -0.5
+    maps = ctx(x)  # a flat input: every map holds the band's value
+    assert maps.shape == (1, 6, 16, 16)
+    torch.testing.assert_close(maps[0, [0, 2, 3]], torch.full((3, 16, 16), 0.25))
+    torch.testing.assert_close(maps[0, [1, 4, 5]], torch.full((3, 16, 16), -0.5))
+    x = torch.zeros(1, 2, 64, 64)
+    x[:, :, 32:36, 32:36] = 1.0  # one bright 4 x 4 block: one look of 1 at quarter pixel (8, 8)
+    maps = ctx(x)[0]
+    assert maps[0, 8, 8] == 1.0 and maps[0].sum() == 1.0
+    for k in (2, 3):  # VV smoothed: spread out, the wider one further, the total kept
+        assert maps[k].sum() == pytest.approx(1.0) and maps[k, 8, 8] < 1.0
+        support.append(int((maps[k] > 1e-6).sum()))
+    assert support == [5 * 5, 13 * 13]
+    with pytest.raises(ValueError, match="multiples of 4"):
+        ContextLooks(2, 5, (6,))
+    with pytest.raises(ValueError, match="U-Net"):
+        build_generator("pix2pix", 2, width=4, context_sigmas=(8,))
+
+
+# every variant, and the full generator with the multi-look context (layers.ContextLooks)
+GENERATORS = [(v, ()) for v in VARIANTS] + [("full", (8, 16))]
+GENERATOR_IDS = [v if not c else f"{v}+context{','.join(map(str, c))}" for v, c in GENERATORS]
+
+
+@pytest.mark.parametrize(("variant", "context"), GENERATORS, ids=GENERATOR_IDS)
+def test_crop_equals_whole_image_away_from_the_crop_border(variant, context):
+    gen = build_generator(variant, 2, width=4, context_sigmas=context).eval()
     m, r = gen.size_multiple, receptive_field_radius(gen)
     crop = -(-(2 * r + 24) // m) * m
     top, left = 2 * m, 3 * m
@@ -191,10 +228,10 @@ def test_crop_equals_whole_image_away_from_the_crop_border(variant):
     assert (part - full_ref).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
-def test_zero_padded_copy_equals_the_network_away_from_the_border(variant):
+@pytest.mark.parametrize(("variant", "context"), GENERATORS, ids=GENERATOR_IDS)
+def test_zero_padded_copy_equals_the_network_away_from_the_border(variant, context):
     torch.manual_seed(0)
-    gen = build_generator(variant, 2, width=4).eval()
+    gen = build_generator(variant, 2, width=4, context_sigmas=context).eval()
     zero = zero_padded(gen)
     m, r = gen.size_multiple, receptive_field_radius(gen)
     size = -(-(2 * r + 20) // m) * m

@@ -87,18 +87,25 @@ def variant_spec(name: str) -> VariantSpec:
         raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}") from None
 
 
-def _generator(spec: VariantSpec, in_ch: int, out_ch: int, width: int, eps: float) -> nn.Module:
+def _generator(spec: VariantSpec, in_ch: int, out_ch: int, width: int, eps: float,
+               context_sigmas: tuple = ()) -> nn.Module:
     if spec.generator == "unet":
+        if context_sigmas:
+            raise ValueError("context_sigmas applies to the S2O-NPDE generators, not the U-Net")
         return UNetGenerator(in_ch, out_ch, width)
-    return S2OGenerator(in_ch, out_ch, width, spec.block, spec.n_blocks, spec.branch, eps)
+    return S2OGenerator(in_ch, out_ch, width, spec.block, spec.n_blocks, spec.branch, eps,
+                        context_sigmas)
 
 
-def build_generator(variant: str, in_channels: int, width: int, pmd_eps: float = 1e-6) -> nn.Module:
+def build_generator(variant: str, in_channels: int, width: int, pmd_eps: float = 1e-6,
+                    context_sigmas: tuple = ()) -> nn.Module:
     """The SAR -> optical generator of ``variant``: (B, in_channels, H, W) -> (B, 3, H, W) in
     [-1, 1]; ``forward(x, return_pmd=True)`` gives ``(optical, pmd_image or None)``. H and W must
     be multiples of ``generator.size_multiple``. ``width`` is the base channel count w,
-    ``pmd_eps`` the PMD head's epsilon (Eq. 7)."""
-    return _generator(variant_spec(variant), in_channels, OPTICAL_BANDS, width, pmd_eps)
+    ``pmd_eps`` the PMD head's epsilon (Eq. 7), ``context_sigmas`` the widths in px of the
+    multi-look context (layers.ContextLooks; empty: none, as in the paper)."""
+    return _generator(variant_spec(variant), in_channels, OPTICAL_BANDS, width, pmd_eps,
+                      tuple(context_sigmas))
 
 
 def build_reverse_generator(

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from training.nets.blocks import BlockCascade
 from training.nets.heads import HEADS
 from training.nets.layers import (
+    ContextLooks,
     Decoder,
     Encoder,
     FusionBlock,
@@ -59,6 +60,8 @@ class S2OGenerator(nn.Module):
         n_blocks: residual blocks in the backbone (3 in the paper, 9 for the CycleGAN baseline).
         branch: None, "pmd" (PMD neural module) or "grad" (gradient branch).
         eps: the epsilon of the head's division (Eq. (7)) / magnitude.
+        context_sigmas: widths in px of the multi-look SAR context added to the encoder's output
+            (layers.ContextLooks); empty: none (the paper's generator).
     """
 
     size_multiple = Encoder.stride
@@ -72,12 +75,15 @@ class S2OGenerator(nn.Module):
         n_blocks: int = 3,
         branch: str | None = "pmd",
         eps: float = 1e-6,
+        context_sigmas: tuple = (),
     ):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
         channels = 4 * width
         self.encoder = Encoder(in_channels, width)
+        self.context = ContextLooks(in_channels, channels, tuple(context_sigmas)) \
+            if context_sigmas else None
         self.blocks = BlockCascade(block, channels, n_blocks)
         self.branch = branch
         if branch is not None:
@@ -100,7 +106,10 @@ class S2OGenerator(nn.Module):
 
     def forward(self, x: Tensor, return_pmd: bool = False):
         _check_size(x, self.size_multiple)
-        states = self.blocks(self.encoder(x))
+        features = self.encoder(x)
+        if self.context is not None:
+            features = features + self.context(x)
+        states = self.blocks(features)
         side = None
         if self.branch is None:
             h = states[-1]

@@ -19,8 +19,11 @@ Without normalisation, train and eval modes compute the same function and tiling
 from __future__ import annotations
 
 import copy
+import math
 
-from torch import nn
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 PAD_MODE = "reflect"
 
@@ -107,3 +110,55 @@ class FusionBlock(nn.Sequential):
             conv_relu(out_channels, out_channels),
             conv_relu(out_channels, out_channels),
         )
+
+
+class ContextLooks(nn.Module):
+    """Multi-look context of the SAR input, added to the backbone's features at 1/4 resolution.
+
+    The input is averaged over 4 x 4 px (a 16-look multilook, stride 4 = ``Encoder.stride``, so
+    tiling stays exact) and smoothed by separable Gaussians of the given widths (full-resolution
+    px, multiples of 4; each truncated at 2 sigma); the looks and their smoothed copies are mapped
+    by a 1x1 convolution to the backbone's ``4 * width`` channels. This gives every pixel the mean
+    backscatter of its neighbourhood out to 2 x the widest sigma: the large-scale context (water,
+    town, forest, field blocks) that the paper's generator, with a receptive-field radius of about
+    47 px, cannot see. The Gaussians are fixed (buffers), not learned. Border padding replicates
+    the edge (reflection needs more pixels than a small tile has at 1/4 resolution); the exported
+    copy pads with zeros (``pad_mode``, :func:`zero_padded`), which the engine's halo keeps away
+    from the pixels it keeps.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, sigmas_px: tuple[int, ...]):
+        super().__init__()
+        stride = Encoder.stride
+        if not sigmas_px or any(int(s) != s or s <= 0 or s % stride for s in sigmas_px):
+            raise ValueError(f"context sigmas must be positive multiples of {stride} px, got "
+                             f"{sigmas_px}")
+        sigmas = [s / stride for s in sigmas_px]  # in 1/4-resolution pixels
+        self.radius = math.ceil(2 * max(sigmas))
+        offsets = torch.arange(-self.radius, self.radius + 1, dtype=torch.float64)
+        taps = []
+        for sigma in sigmas:
+            g = torch.exp(-0.5 * (offsets / sigma) ** 2)
+            g[offsets.abs() > math.ceil(2 * sigma)] = 0.0
+            taps.append(g / g.sum())
+        kernel = torch.stack(taps).float()  # (n_sigmas, 2 radius + 1)
+        self.in_channels, self.n_sigmas = in_channels, len(sigmas)
+        self.register_buffer("kernel", kernel.repeat(in_channels, 1)[:, None, None, :])
+        self.pool = nn.AvgPool2d(stride)
+        self.project = conv(in_channels * (1 + len(sigmas)), out_channels, 1)
+        self.pad_mode = "replicate"
+
+    def forward(self, x: Tensor) -> Tensor:
+        looks = self.pool(x)
+        spread = looks.repeat_interleave(self.n_sigmas, dim=1)  # each band once per sigma
+        groups, r = spread.shape[1], self.radius
+        rows = self.kernel  # (groups, 1, 1, k): along x, then the same taps along y
+        if self.pad_mode == "constant":
+            smooth = F.conv2d(spread, rows, padding=(0, r), groups=groups)
+            smooth = F.conv2d(smooth, rows.transpose(2, 3), padding=(r, 0), groups=groups)
+        else:
+            smooth = F.conv2d(F.pad(spread, (r, r, 0, 0), mode=self.pad_mode), rows,
+                              groups=groups)
+            smooth = F.conv2d(F.pad(smooth, (0, 0, r, r), mode=self.pad_mode),
+                              rows.transpose(2, 3), groups=groups)
+        return self.project(torch.cat([looks, smooth], dim=1))
