@@ -2,8 +2,12 @@
 from SAR means at several Gaussian scales (and their squares) to RGB, fitted on the train split
 and scored on val with the evaluator's protocol (PSNR, SSIM, per-channel correlation). Never
 reads the test split. The evidence behind the generator's ``--context-sigmas`` option.
+``--against CHECKPOINT...`` then compares the last scale set's ridge with each checkpoint image by
+image on the same validation images: the mean difference in correlation, its standard error and
+on how many images the ridge is ahead (how finely the validation split resolves the two).
 
     python scripts/context_baseline.py --data-root data/s2o --scales 0 0,2,6 0,2,6,16 0,2,6,16,32
+    python scripts/context_baseline.py --scales 0,2,6,16,32 --against runs/dual/checkpoint.pt
 """
 
 # ruff: noqa: E402
@@ -21,7 +25,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from training.config import TrainConfig
-from training.evaluate import dataset_for, score_predictions
+from training.evaluate import dataset_for, evaluate_checkpoint, score_predictions
 
 STEP = 3  # fit on every third pixel in each direction (neighbours are near duplicates)
 
@@ -46,6 +50,14 @@ def fit(samples, scales, ridge: float) -> np.ndarray:
     return np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)
 
 
+def paired(ridge: dict, other: dict) -> tuple[float, float, int, int]:
+    """(mean, standard error, images where the ridge is ahead, images) of the per-image
+    correlation differences ridge - other over the images both scored."""
+    diff = np.array([ridge[i]["corr"] - other[i]["corr"] for i in ridge])
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))), \
+        int((diff > 0).sum()), len(diff)
+
+
 def main(argv=None) -> list[tuple[str, float, float, float]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", default=str(ROOT / "data/s2o"))
@@ -54,6 +66,8 @@ def main(argv=None) -> list[tuple[str, float, float, float]]:
                                                     "0,2,6,16,32"],
                     help="comma-separated Gaussian widths in px, one set per row")
     ap.add_argument("--ridge", type=float, default=1.0)
+    ap.add_argument("--against", nargs="*", type=Path, default=[],
+                    help="checkpoints to compare image by image with the last scale set's ridge")
     args = ap.parse_args(argv)
     cfg = TrainConfig(in_bands=args.in_bands)
     train = dataset_for(cfg, "paired", args.data_root, "train")
@@ -63,7 +77,7 @@ def main(argv=None) -> list[tuple[str, float, float, float]]:
     print(f"| SAR mean scales (px) | val PSNR (dB) | val SSIM | val corr |  ({len(train)} train, "
           f"{len(val)} val images)")
     print("| --- | --- | --- | --- |")
-    rows = []
+    rows, per_image = [], {}
     for text in args.scales:
         scales = tuple(float(v) for v in text.split(","))
         weights = fit(train_samples, scales, args.ridge)
@@ -75,7 +89,17 @@ def main(argv=None) -> list[tuple[str, float, float, float]]:
 
         row = score_predictions(text, "ridge", val_samples, predict, cfg.optical_dn_range)
         rows.append((text, row.psnr, row.ssim, row.corr))
+        per_image = row.per_image
         print(f"| {text} | {row.psnr:.2f} | {row.ssim:.3f} | {row.corr:.3f} |", flush=True)
+    if args.against:
+        print(f"\n| checkpoint | val PSNR / corr | ridge ({args.scales[-1]}) corr minus the "
+              "checkpoint's, paired: mean +- standard error | ridge ahead on |")
+        print("| --- | --- | --- | --- |")
+    for path in args.against:
+        row = evaluate_checkpoint(path, "paired", args.data_root, "val", "cpu")
+        mean, se, ahead, n = paired(per_image, row.per_image)
+        print(f"| {path} | {row.psnr:.2f} / {row.corr:.3f} | {mean:+.3f} +- {se:.3f} | "
+              f"{ahead} of {n} |", flush=True)
     return rows
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from scripts.context_baseline import features, fit, main
+from scripts.context_baseline import features, fit, main, paired
 
 BEN = Path(__file__).resolve().parents[1] / "data" / "bigearthnet"
 
@@ -46,3 +46,23 @@ def test_one_row_per_scale_set_scored_on_val(capsys):
     for _, psnr, ssim, corr in rows:
         assert 5 < psnr < 50 and -1 <= ssim <= 1 and -1 <= corr <= 1
     assert rows[0][1:] != pytest.approx(rows[1][1:])  # the context changes the fit
+
+
+def test_paired_difference_its_standard_error_and_wins():
+    ridge = {"a": {"corr": 0.5}, "b": {"corr": 0.1}, "c": {"corr": 0.3}}
+    other = {"a": {"corr": 0.2}, "b": {"corr": 0.2}, "c": {"corr": 0.3}, "d": {"corr": 0.9}}
+    mean, se, ahead, n = paired(ridge, other)  # differences 0.3, -0.1, 0
+    assert (ahead, n) == (1, 3) and mean == pytest.approx(0.2 / 3)
+    assert se == pytest.approx(np.std([0.3, -0.1, 0.0], ddof=1) / np.sqrt(3))
+
+
+def test_against_a_checkpoint_prints_the_paired_row(tmp_path, capsys):
+    from training.checkpoint import save_model_checkpoint
+    from training.config import TrainConfig
+
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    save_model_checkpoint(ckpt, TrainConfig(variant="base", width=4, lambda_per=0.0))
+    main(["--data-root", str(BEN), "--scales", "0,4", "--against", str(ckpt)])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"| {ckpt} | ") and last.endswith(" of 2 |")
+    assert " +- " in last
