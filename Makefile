@@ -20,13 +20,15 @@ test-plugin: setup
 	$(PY) -m pytest -p no:pytest_qgis --tier plugin -m "not qgis and not gui" tests
 	$(PY) -m pytest --tier plugin -m qgis tests
 
-# The extras tier: training, export, benchmarks (torch) and the Dask layer; only where setup
-# installed torch.
+# The extras tier: training, export, benchmarks (torch) and the Dask layer. Where setup installed
+# no torch, the Dask layer's tests (which need none) still run.
 test-extras: setup
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 	  echo '$(PY) -m pytest -p no:pytest_qgis --tier extras tests'; \
 	  $(PY) -m pytest -p no:pytest_qgis --tier extras tests; \
-	else echo "test-extras: NOT RUN: no torch in $(VENV) (scripts/setup.sh: S2O_TORCH)"; fi
+	else echo "test-extras: training, export and benchmark tests NOT RUN: no torch in $(VENV) (scripts/setup.sh: S2O_TORCH)"; \
+	  echo '$(PY) -m pytest -p no:pytest_qgis --tier extras tests/cluster'; \
+	  $(PY) -m pytest -p no:pytest_qgis --tier extras tests/cluster; fi
 
 test-unit: setup
 	$(PY) -m pytest -p no:pytest_qgis -m "not qgis and not gui" tests
