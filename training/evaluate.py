@@ -181,12 +181,29 @@ def floor_rows(cfg: TrainConfig, data_kind: str, data_root: str, split: str) -> 
     return [mean_row, grey_row, scene_row]
 
 
+def standard_error(row: Row, metric: str) -> float:
+    """Standard error of the mean of ``metric`` over the row's images (sample standard deviation
+    / sqrt(n)): how far the mean could move with other images of the same kind; NaN for fewer
+    than two images or an infinite value."""
+    values = np.array([v[metric] for v in row.per_image.values()], dtype=float)
+    if len(values) < 2 or not np.isfinite(values).all():
+        return float("nan")
+    return float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
 def markdown_table(rows: list[Row], split: str) -> str:
-    lines = [f"| model ({split}) | PSNR (dB) | SSIM | corr | images |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+    """One line per model or floor; the last column gives the standard errors of the PSNR and
+    corr means (per-image scores vary widely, so differences smaller than about twice these are
+    not resolved by the images at hand)."""
+    lines = [f"| model ({split}) | PSNR (dB) | SSIM | corr | images "
+             "| standard error: PSNR / corr |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         psnr = "inf" if math.isinf(r.psnr) else f"{r.psnr:.2f}"
-        lines.append(f"| {r.name} | {psnr} | {r.ssim:.4f} | {r.corr:.3f} | {r.n_images} |")
+        se = [standard_error(r, m) for m in ("psnr", "corr")]
+        se_text = "-" if any(math.isnan(v) for v in se) else f"{se[0]:.2f} / {se[1]:.3f}"
+        lines.append(f"| {r.name} | {psnr} | {r.ssim:.4f} | {r.corr:.3f} | {r.n_images} | "
+                     f"{se_text} |")
     return "\n".join(lines)
 
 

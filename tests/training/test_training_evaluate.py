@@ -17,7 +17,9 @@ from training.evaluate import (
     FLOOR_MEAN,
     FLOOR_SCENE,
     FLOOR_VV,
+    Row,
     main,
+    markdown_table,
     scores,
     to_uint8_rgb,
     translate,
@@ -100,3 +102,16 @@ def test_table_json_and_floors(tmp_path, capsys):
 def test_evaluate_needs_something_to_score():
     with pytest.raises(SystemExit):
         main(["--data-root", str(BEN)])
+
+
+def test_table_gives_the_standard_errors_of_the_means():
+    per_image = {"a": {"psnr": 20.0, "ssim": 0.5, "corr": 0.1},
+                 "b": {"psnr": 24.0, "ssim": 0.6, "corr": 0.5},
+                 "c": {"psnr": 22.0, "ssim": 0.7, "corr": 0.3}}
+    rows = [Row("m", 22.0, 0.6, 3, "x", per_image, 0.3),
+            Row("one", 20.0, 0.5, 1, "x", {"a": per_image["a"]}, 0.1)]
+    lines = markdown_table(rows, "val").splitlines()
+    assert lines[0].endswith("| images | standard error: PSNR / corr |")
+    # sample standard deviations 2 dB and 0.2, over sqrt(3)
+    assert lines[2] == "| m | 22.00 | 0.6000 | 0.300 | 3 | 1.15 / 0.115 |"
+    assert lines[3] == "| one | 20.00 | 0.5000 | 0.100 | 1 | - |"  # one image: no spread
