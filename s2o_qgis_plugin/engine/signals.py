@@ -46,9 +46,12 @@ def received() -> int | None:
 
 def raise_if_received() -> None:
     """Inside a termination_raises block that set handlers: raise the interruption of the first
-    signal it has seen (Interrupted, a KeyboardInterrupt), in case the handler's exception was
-    lost in a C extension's callback; outside such a block, or before any signal, nothing."""
+    signal it has seen (Interrupted; for Ctrl-C a plain KeyboardInterrupt, as Python raises it),
+    in case the handler's exception was lost in a C extension's callback; outside such a block,
+    or before any signal, nothing."""
     if _active and _received:
+        if _received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Interrupted(_received[0])
 
 

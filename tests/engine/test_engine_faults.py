@@ -396,11 +396,13 @@ def test_a_failure_after_a_swallowed_signal_is_reported_as_the_interruption(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 @pytest.mark.parametrize("strike_at", ["first batch", "last progress call"])
-def test_a_run_that_goes_on_after_a_swallowed_signal_still_stops(tmp_path, model, strike_at):
-    """A SIGTERM whose exception is lost in a callback, with no failure following it: the run
-    would finish and replace the destination after all (and ignore any further SIGTERM). It
-    stops at the next batch instead, or, struck after the last batch, before the rename."""
+def test_a_run_that_goes_on_after_a_swallowed_signal_still_stops(tmp_path, model, strike_at,
+                                                                 sig):
+    """A SIGTERM (or Ctrl-C) whose exception is lost in a callback, with no failure following it:
+    the run would finish and replace the destination after all (and ignore any further SIGTERM).
+    It stops at the next batch instead, or, struck after the last batch, before the rename."""
     from s2o_qgis_plugin.engine.translate import translate_raster
 
     out_dir = tmp_path / "out"
@@ -414,21 +416,25 @@ def test_a_run_that_goes_on_after_a_swallowed_signal_still_stops(tmp_path, model
         calls.append(percent)
         if (strike_at == "first batch" and len(calls) == 2) or percent == 100.0:
             try:
-                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), sig)
                 time.sleep(5)  # the handler raises at the next bytecode
-            except Interrupted:  # lost, as in a C extension's callback
+            except KeyboardInterrupt:  # lost, as in a C extension's callback
                 pass
 
-    with pytest.raises(Interrupted) as info, termination_raises():
+    with pytest.raises(KeyboardInterrupt) as info, termination_raises():
         translate_raster(src, dst, model, tile_size=32, batch_size=1, device="cpu", threads=1,
                          progress=progress)
-    assert info.value.signum == signal.SIGTERM
+    if sig == signal.SIGTERM:
+        assert isinstance(info.value, Interrupted) and info.value.signum == signal.SIGTERM
+    else:  # as Python raises Ctrl-C
+        assert type(info.value) is KeyboardInterrupt
     if strike_at == "first batch":  # stopped at the next batch of several
         assert len(calls) == 2 and 0.0 < calls[1] < 50.0
     else:  # every tile done, the rename refused
         assert calls[-1] == 100.0
     assert_left(dst, earlier)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 # -- 8. GDAL virtual paths -------------------------------------------------------------------------
