@@ -241,3 +241,24 @@ def assert_left(dst: Path, earlier: bytes | None) -> None:
     else:
         assert dst.read_bytes() == earlier
     assert temporaries(dst.parent) == []
+
+
+def long_run_inputs(folder: Path) -> tuple[Path, Path]:
+    """(model, scene) for a run that takes long enough to be signalled or killed while it writes:
+    a wider test model (32 features) and a 2048 x 2048 VV/VH dB GeoTIFF."""
+    big = make_model(folder / "big.onnx", features=32)
+    db = np.full((2, 2048, 2048), -10.0, np.float32) + np.linspace(0, 1, 2048, dtype=np.float32)
+    db[1] -= 6
+    return big, write_raster(folder / "s1.tif", db, descriptions=["VV_dB", "VH_dB"])
+
+
+def wait_until_writing(proc, folder: Path, seconds: float) -> None:
+    """Return once the child ``proc`` has a temporary output in ``folder``; fail if it ends or
+    ``seconds`` pass first."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not temporaries(folder):
+        assert proc.poll() is None and time.monotonic() < deadline, \
+            f"never started writing: {proc.communicate()}"
+        time.sleep(0.02)

@@ -33,10 +33,12 @@ from tests.engine.fixtures import (
     UTM_TRANSFORM,
     assert_left,
     earlier_output,
+    long_run_inputs,
     make_model,
     sar_db,
     small_tmpfs,
     temporaries,
+    wait_until_writing,
     write_raster,
     write_sar,
 )
@@ -268,18 +270,12 @@ def _default_termination_signals() -> None:
 
 
 def _start_long_run(tmp_path, dst):
-    big = make_model(tmp_path / "big.onnx", features=32)
-    db = np.full((2, 2048, 2048), -10.0, np.float32)
-    db[1] -= 6
-    src = write_raster(tmp_path / "s1.tif", db, descriptions=["VV_dB", "VH_dB"])
+    big, src = long_run_inputs(tmp_path)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.Popen([str(EXE), str(src), str(dst), "--model", str(big), "--tile", "128",
                              "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, preexec_fn=_default_termination_signals)
-    deadline = time.monotonic() + 120
-    while not temporaries(dst.parent):
-        assert proc.poll() is None and time.monotonic() < deadline, "never started writing"
-        time.sleep(0.01)
+    wait_until_writing(proc, dst.parent, 120)
     return proc
 
 

@@ -14,7 +14,6 @@ import os
 import resource
 import signal
 import subprocess
-import time
 import zipfile
 
 import numpy as np
@@ -27,10 +26,12 @@ from tests.engine.fixtures import (
     UTM_TRANSFORM,
     assert_left,
     earlier_output,
+    long_run_inputs,
     make_model,
     sar_db,
     small_tmpfs,
     temporaries,
+    wait_until_writing,
     write_raster,
     write_sar,
 )
@@ -189,15 +190,9 @@ def test_a_bug_is_reported_as_one_not_as_a_traceback(s2o, model, tmp_path, monke
 
 # -- 7. killed runs (a real qgis_process) ----------------------------------------------------------
 def _long_run(tmp_path, dst, profile):
-    big = make_model(tmp_path / "big.onnx", features=32)
-    db = np.full((2, 2048, 2048), -10.0, np.float32) + np.linspace(0, 1, 2048, dtype=np.float32)
-    db[1] -= 6
-    src = write_raster(tmp_path / "s1.tif", db, descriptions=["VV_dB", "VH_dB"])
+    big, src = long_run_inputs(tmp_path)
     proc = qgis_process({"INPUT": src, "MODEL": big, "TILE_SIZE": 128, "OUTPUT": dst}, profile)
-    deadline = time.monotonic() + 180
-    while not temporaries(dst.parent):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
+    wait_until_writing(proc, dst.parent, 180)
     return proc
 
 
