@@ -15,7 +15,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from s2o_qgis_plugin.engine.metadata import DUAL_POL, INPUT_LAYOUTS
 from s2o_qgis_plugin.engine.radiometry import DEFAULT_DB_RANGES, DEFAULT_DN_RANGE
-from training.nets import VARIANTS
+from training.nets import VARIANTS, check_context
 
 SAR_BAND_NAMES = DUAL_POL  # the order of sar_db_range's pairs
 
@@ -126,6 +126,7 @@ class TrainConfig:
             raise ValueError(f"sar_blur_px must be >= 0, got {self.sar_blur_px}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        check_context(self.variant, self.context_sigmas)
         if self.batch_size < 1 or self.width < 1 or self.epochs < 1:
             raise ValueError("batch_size, width and epochs must be positive")
         return self

@@ -47,3 +47,14 @@ def test_dict_round_trip_and_validation():
         TrainConfig(sar_db_range=(-25.0, 0.0, 0.0, -32.5)).validate()
     with pytest.raises(SystemExit):
         _parse(["--variant", "nope"])
+
+
+def test_context_sigmas_from_the_command_line_and_their_checks():
+    cfg = config_from_namespace(_parse(["--context-sigmas", "8,16,32"]), TrainConfig())
+    assert cfg.validate().context_sigmas == (8.0, 16.0, 32.0)
+    assert config_from_namespace(_parse(["--context-sigmas", ""]), cfg).context_sigmas == ()
+    with pytest.raises(ValueError, match="context_sigmas must be positive multiples of 4 px, "
+                                         "got 8, 6"):
+        TrainConfig(context_sigmas=(8.0, 6.0)).validate()
+    with pytest.raises(ValueError, match="not the U-Net of pix2pix"):
+        TrainConfig(variant="pix2pix", context_sigmas=(8.0,)).validate()

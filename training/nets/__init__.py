@@ -28,7 +28,7 @@ from torch import nn
 
 from training.nets.discriminator import PatchDiscriminator
 from training.nets.generator import S2OGenerator, UNetGenerator
-from training.nets.layers import zero_padded
+from training.nets.layers import check_context_sigmas, zero_padded
 from training.nets.receptive import receptive_field_radius
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "build_discriminator",
     "build_generator",
     "build_reverse_generator",
+    "check_context",
     "receptive_field_radius",
     "variant_spec",
     "zero_padded",
@@ -87,11 +88,19 @@ def variant_spec(name: str) -> VariantSpec:
         raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}") from None
 
 
+def check_context(variant: str, context_sigmas) -> None:
+    """Raise ValueError unless ``context_sigmas`` (layers.ContextLooks) fits ``variant``."""
+    if not context_sigmas:
+        return
+    if variant_spec(variant).generator == "unet":
+        raise ValueError("context_sigmas applies to the S2O-NPDE generators, not the U-Net "
+                         f"of {variant}")
+    check_context_sigmas(tuple(context_sigmas))
+
+
 def _generator(spec: VariantSpec, in_ch: int, out_ch: int, width: int, eps: float,
                context_sigmas: tuple = ()) -> nn.Module:
     if spec.generator == "unet":
-        if context_sigmas:
-            raise ValueError("context_sigmas applies to the S2O-NPDE generators, not the U-Net")
         return UNetGenerator(in_ch, out_ch, width)
     return S2OGenerator(in_ch, out_ch, width, spec.block, spec.n_blocks, spec.branch, eps,
                         context_sigmas)
@@ -104,6 +113,7 @@ def build_generator(variant: str, in_channels: int, width: int, pmd_eps: float =
     be multiples of ``generator.size_multiple``. ``width`` is the base channel count w,
     ``pmd_eps`` the PMD head's epsilon (Eq. 7), ``context_sigmas`` the widths in px of the
     multi-look context (layers.ContextLooks; empty: none, as in the paper)."""
+    check_context(variant, context_sigmas)
     return _generator(variant_spec(variant), in_channels, OPTICAL_BANDS, width, pmd_eps,
                       tuple(context_sigmas))
 

@@ -112,6 +112,15 @@ class FusionBlock(nn.Sequential):
         )
 
 
+def check_context_sigmas(sigmas_px: tuple) -> None:
+    """Raise ValueError unless every width is a positive multiple of the encoder's stride (the
+    context is computed at 1/4 resolution) and there is at least one."""
+    stride = Encoder.stride
+    if not sigmas_px or any(int(s) != s or s <= 0 or s % stride for s in sigmas_px):
+        raise ValueError(f"context_sigmas must be positive multiples of {stride} px, got "
+                         f"{', '.join(f'{s:g}' for s in sigmas_px) or 'none'}")
+
+
 class ContextLooks(nn.Module):
     """Multi-look context of the SAR input, added to the backbone's features at 1/4 resolution.
 
@@ -129,10 +138,8 @@ class ContextLooks(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, sigmas_px: tuple[int, ...]):
         super().__init__()
+        check_context_sigmas(sigmas_px)
         stride = Encoder.stride
-        if not sigmas_px or any(int(s) != s or s <= 0 or s % stride for s in sigmas_px):
-            raise ValueError(f"context sigmas must be positive multiples of {stride} px, got "
-                             f"{sigmas_px}")
         sigmas = [s / stride for s in sigmas_px]  # in 1/4-resolution pixels
         self.radius = math.ceil(2 * max(sigmas))
         offsets = torch.arange(-self.radius, self.radius + 1, dtype=torch.float64)
