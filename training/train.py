@@ -227,12 +227,21 @@ def to_image(t: torch.Tensor) -> np.ndarray:
     return a.transpose(1, 2, 0) if a.shape[0] == 3 else a[0]
 
 
-def pmd_panel(side: torch.Tensor | None) -> np.ndarray | None:
-    """The PMD image side output as grey: mean |phi maps| scaled to its 99th percentile."""
+FLAT_SIDE = 1e-4  # a side output whose mean |phi maps| varies less than this is shown as flat
+
+
+def pmd_panel(side: torch.Tensor | None) -> np.ndarray | str:
+    """The PMD image side output as grey: mean |phi maps| scaled to its 99th percentile; or what
+    to write instead: no PMD module, or a side output without structure (the L1 PDE loss on
+    sparse derivative maps is also minimised by predicting about zero everywhere, and a
+    percentile-scaled constant would show as a blank white panel)."""
     if side is None:
-        return None
+        return "no PMD module"
     mag = side.detach().float().abs().mean(dim=0).cpu().numpy()
-    return np.clip(mag / max(float(np.percentile(mag, 99)), 1e-8), 0, 1)
+    top = float(np.percentile(mag, 99))
+    if top - float(mag.min()) < FLAT_SIDE:
+        return f"PMD side output flat\n(|phi| about {top:.1e} everywhere)"
+    return np.clip(mag / top, 0, 1)
 
 
 def save_sample_grid(path: Path, generator: torch.nn.Module, samples: list, device) -> None:
@@ -246,8 +255,8 @@ def save_sample_grid(path: Path, generator: torch.nn.Module, samples: list, devi
             panels = (to_image(sample["sar"][:1]), pmd_panel(None if side is None else side[0]),
                       to_image(fake[0]), to_image(sample["optical"]))  # fmt: skip
             for ax, panel, title in zip(row, panels, titles, strict=True):
-                if panel is None:
-                    ax.text(0.5, 0.5, "no PMD module", ha="center", va="center")
+                if isinstance(panel, str):
+                    ax.text(0.5, 0.5, panel, ha="center", va="center")
                 else:
                     ax.imshow(panel, cmap="gray", vmin=0, vmax=1)
                 ax.set_title(f"{title}\n{sample['id']}" if title == titles[0] else title)

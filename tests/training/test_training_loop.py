@@ -121,3 +121,15 @@ def test_lr_factor_decays_linearly_and_no_decay_when_it_starts_at_the_end():
     for start in (3, 5):  # decay_start_epoch >= epochs: no decay, and no division by zero
         cfg = TrainConfig(epochs=3, decay_start_epoch=start)
         assert [lr_factor(e, cfg) for e in range(4)] == [1.0] * 4
+
+
+def test_pmd_panel_scales_a_side_output_and_names_a_flat_or_missing_one():
+    from training.train import pmd_panel
+
+    side = torch.zeros(9, 8, 8)
+    side[:, :, 4:] = 0.02  # an edge: structure worth showing
+    panel = pmd_panel(side)
+    assert panel.shape == (8, 8) and panel[:, :4].max() == 0.0 and panel[:, 4:].min() == 1.0
+    flat = pmd_panel(torch.full((9, 8, 8), 2.3e-5))  # what a collapsed side output looks like
+    assert flat == "PMD side output flat\n(|phi| about 2.3e-05 everywhere)"
+    assert pmd_panel(None) == "no PMD module"
