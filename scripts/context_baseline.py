@@ -25,7 +25,12 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from training.config import TrainConfig
-from training.evaluate import dataset_for, evaluate_checkpoint, score_predictions
+from training.evaluate import (
+    dataset_for,
+    evaluate_checkpoint,
+    score_predictions,
+    standard_error,
+)
 
 STEP = 3  # fit on every third pixel in each direction (neighbours are near duplicates)
 
@@ -54,8 +59,7 @@ def paired(ridge: dict, other: dict) -> tuple[float, float, int, int]:
     """(mean, standard error, images where the ridge is ahead, images) of the per-image
     correlation differences ridge - other over the images both scored."""
     diff = np.array([ridge[i]["corr"] - other[i]["corr"] for i in ridge])
-    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))), \
-        int((diff > 0).sum()), len(diff)
+    return float(diff.mean()), standard_error(diff), int((diff > 0).sum()), len(diff)
 
 
 def main(argv=None) -> list[tuple[str, float, float, float]]:

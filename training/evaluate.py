@@ -181,11 +181,11 @@ def floor_rows(cfg: TrainConfig, data_kind: str, data_root: str, split: str) -> 
     return [mean_row, grey_row, scene_row]
 
 
-def standard_error(row: Row, metric: str) -> float:
-    """Standard error of the mean of ``metric`` over the row's images (sample standard deviation
-    / sqrt(n)): how far the mean could move with other images of the same kind; NaN for fewer
-    than two images or an infinite value."""
-    values = np.array([v[metric] for v in row.per_image.values()], dtype=float)
+def standard_error(values) -> float:
+    """Standard error of the mean of per-image ``values`` (sample standard deviation / sqrt(n)):
+    how far the mean could move with other images of the same kind; NaN for fewer than two
+    values or an infinite one."""
+    values = np.asarray(list(values), dtype=float)
     if len(values) < 2 or not np.isfinite(values).all():
         return float("nan")
     return float(values.std(ddof=1) / np.sqrt(len(values)))
@@ -200,7 +200,7 @@ def markdown_table(rows: list[Row], split: str) -> str:
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         psnr = "inf" if math.isinf(r.psnr) else f"{r.psnr:.2f}"
-        se = [standard_error(r, m) for m in ("psnr", "corr")]
+        se = [standard_error(v[m] for v in r.per_image.values()) for m in ("psnr", "corr")]
         se_text = "-" if any(math.isnan(v) for v in se) else f"{se[0]:.2f} / {se[1]:.3f}"
         lines.append(f"| {r.name} | {psnr} | {r.ssim:.4f} | {r.corr:.3f} | {r.n_images} | "
                      f"{se_text} |")

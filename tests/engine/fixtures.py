@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -255,8 +256,6 @@ def long_run_inputs(folder: Path) -> tuple[Path, Path]:
 def wait_until_writing(proc, folder: Path, seconds: float) -> None:
     """Return once the child ``proc`` has a temporary output in ``folder``; fail if it ends or
     ``seconds`` pass first."""
-    import time
-
     deadline = time.monotonic() + seconds
     while not temporaries(folder):
         assert proc.poll() is None and time.monotonic() < deadline, \

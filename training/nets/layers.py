@@ -149,7 +149,7 @@ class ContextLooks(nn.Module):
             g[offsets.abs() > math.ceil(2 * sigma)] = 0.0
             taps.append(g / g.sum())
         kernel = torch.stack(taps).float()  # (n_sigmas, 2 radius + 1)
-        self.in_channels, self.n_sigmas = in_channels, len(sigmas)
+        self.n_sigmas = len(sigmas)
         self.register_buffer("kernel", kernel.repeat(in_channels, 1)[:, None, None, :])
         self.pool = nn.AvgPool2d(stride)
         self.project = conv(in_channels * (1 + len(sigmas)), out_channels, 1)
