@@ -443,23 +443,37 @@ def parse_args(argv=None) -> argparse.Namespace:
                             help=f"comma-separated candidate runs (folders of RUNS) for the {what} "
                                  "model; the one that scores best on validation is shipped")
     parser.add_argument("--select-only", action="store_true",
-                        help="print the validation choice of each run and stop")
+                        help="print the validation choice of each run and stop (models whose "
+                             "runs are absent are skipped)")
     return parser.parse_args(argv)
 
 
 def choose_on_val(args) -> tuple[dict, dict, dict]:
     """Step 0: (checkpoint, selection record, run) of every model, chosen on validation."""
     chosen, selection, run_of = {}, {}, {}
+
+    def present(runs: list[Path], name: str) -> list[Path]:
+        """With --select-only, the runs that exist (a look at some candidates needs no other
+        model's runs); otherwise all of them (a missing one is an error further on)."""
+        if not args.select_only:
+            return runs
+        found = [r for r in runs if r.is_dir()]
+        if not found:
+            print(f"{name}: skipped, no run among {', '.join(map(str, runs))}", flush=True)
+        return found
+
     for name, option in ((DUAL, args.dual_runs), (VV, args.vv_runs)):
-        candidates = [args.runs / r.strip() for r in option.split(",") if r.strip()]
-        run_of[name], chosen[name], selection[name] = select_run_on_val(candidates,
-                                                                        args.data_root)
-        print(f"{name}: {selection[name]}", flush=True)
+        candidates = present([args.runs / r.strip() for r in option.split(",") if r.strip()], name)
+        if candidates:
+            run_of[name], chosen[name], selection[name] = select_run_on_val(candidates,
+                                                                            args.data_root)
+            print(f"{name}: {selection[name]}", flush=True)
     for name, sub in COMPARE.items():
-        run_of[name] = args.runs / sub
-        chosen[name], selection[name] = select_on_val(run_of[name], args.data_root,
-                                                      args.compare_epochs)
-        print(f"{name}: {selection[name]}", flush=True)
+        if present([args.runs / sub], name):
+            run_of[name] = args.runs / sub
+            chosen[name], selection[name] = select_on_val(run_of[name], args.data_root,
+                                                          args.compare_epochs)
+            print(f"{name}: {selection[name]}", flush=True)
     return chosen, selection, run_of
 
 

@@ -2,6 +2,7 @@
 
     python training/evaluate.py runs/full/checkpoint.pt runs/base/checkpoint.pt \\
         --data-root data/ben --split test --floors --json results.json
+    python training/evaluate.py --recorded docs/heldout_eval.json   # a saved evaluation's table
 
 Scores are computed per image and averaged over the split, on 8-bit true-colour images made
 the way the plugin's evaluation makes them (s2o_qgis_plugin/engine/evaluate.py):
@@ -218,10 +219,25 @@ def per_image_table(rows: list[Row], metric: str = "psnr") -> str:
     return "\n".join(lines)
 
 
+def recorded_rows(path: Path) -> tuple[list[Row], str]:
+    """(rows, split) of a saved evaluation: this script's --json file or the held-out record
+    scripts/default_model.py writes (docs/heldout_eval.json: rows by name), per-image scores
+    included, so that its table can be printed again (with the standard errors)."""
+    data = json.loads(Path(path).read_text())
+    rows = data["rows"]
+    if isinstance(rows, dict):  # default_model.py: {name: {psnr, ssim, corr, n, per_image}}
+        return [Row(name, r["psnr"], r["ssim"], r["n"], "", r["per_image"], r["corr"])
+                for name, r in rows.items()], "held-out test"
+    return [Row(**r) for r in rows], data["split"]
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="*", help="checkpoints written by train.py")
-    parser.add_argument("--data-root", required=True, help="dataset root (e.g. data/ben)")
+    parser.add_argument("--data-root", help="dataset root (e.g. data/ben)")
+    parser.add_argument("--recorded", type=Path,
+                        help="print the table of a saved evaluation (--json file or "
+                             "docs/heldout_eval.json) instead of scoring anything")
     parser.add_argument("--data-kind", help="dataset kind (default: each checkpoint's)")
     parser.add_argument("--split", default="test", help="split to score (default: test)")
     parser.add_argument("--names", nargs="+", help="table names of the checkpoints, in order")
@@ -229,6 +245,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the rows (and per-image scores)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
     args = parser.parse_args(argv)
+    if args.recorded is not None:
+        return args
+    if args.data_root is None:
+        parser.error("--data-root is required to score checkpoints or floors")
     if not args.checkpoints and not args.floors:
         parser.error("give at least one checkpoint, or --floors")
     if args.names and len(args.names) != len(args.checkpoints):
@@ -238,6 +258,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list[Row]:
     args = parse_args(argv)
+    if args.recorded is not None:
+        rows, split = recorded_rows(args.recorded)
+        print(markdown_table(rows, split))
+        return rows
     device = torch.device(args.device)
     names = args.names or [None] * len(args.checkpoints)
     rows = [

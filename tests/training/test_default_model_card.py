@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from scripts.default_model import other_runs_text, recipe_difference
 
 
@@ -39,3 +41,18 @@ def test_the_card_names_each_other_runs_recipe_change_and_score(tmp_path):
     assert "`crop120_s2` (crop 120; seed 2) checkpoint_epoch060.pt 6.32" in text
     assert "`missing` checkpoint_epoch010.pt 1.00" in text
     assert other_runs_text({}, shipped) == ""
+
+
+def test_select_only_skips_models_whose_runs_are_absent(tmp_path, capsys):
+    from scripts.default_model import choose_on_val, parse_args
+
+    args = parse_args(["--runs", str(tmp_path), "--dual-runs", "a,b", "--vv-runs", "c",
+                       "--select-only"])
+    assert choose_on_val(args) == ({}, {}, {})
+    out = capsys.readouterr().out
+    assert f"S2O-NPDE (VV+VH, shipped): skipped, no run among {tmp_path / 'a'}, {tmp_path / 'b'}" \
+        in out
+    assert f"Base (ablation): skipped, no run among {tmp_path / 'base'}" in out
+    args.select_only = False  # building the models needs every run: a missing one is an error
+    with pytest.raises(FileNotFoundError):
+        choose_on_val(args)

@@ -80,6 +80,9 @@ def test_table_json_and_floors(tmp_path, capsys):
     assert all(f"| {name} |" in table for name in ("random base", FLOOR_MEAN, FLOOR_VV))
     saved = json.loads(out_json.read_text())
     assert [r["name"] for r in saved["rows"]] == [r.name for r in rows]
+    # the saved file prints the same table again, nothing scored
+    assert main(["--recorded", str(out_json)]) == rows
+    assert capsys.readouterr().out == table
     val = make_dataset("paired", BEN, "val", in_bands=("VV",))
     assert all(r.n_images == len(val) == len(r.per_image) for r in rows)
     # the VV floor of the first image, recomputed by hand
@@ -115,3 +118,17 @@ def test_table_gives_the_standard_errors_of_the_means():
     # sample standard deviations 2 dB and 0.2, over sqrt(3)
     assert lines[2] == "| m | 22.00 | 0.6000 | 0.300 | 3 | 1.15 / 0.115 |"
     assert lines[3] == "| one | 20.00 | 0.5000 | 0.100 | 1 | - |"  # one image: no spread
+
+
+def test_recorded_held_out_file_prints_its_table(tmp_path, capsys):
+    per_image = {"a": {"psnr": 18.0, "ssim": 0.4, "corr": 0.2},
+                 "b": {"psnr": 20.0, "ssim": 0.5, "corr": 0.4}}
+    record = tmp_path / "heldout_eval.json"  # as scripts/default_model.py writes it
+    record.write_text(json.dumps({"rows": {"shipped": dict(
+        psnr=19.0, ssim=0.45, corr=0.3, n=2, beats_mean_floor=1, per_image=per_image)}}))
+    (row,) = main(["--recorded", str(record)])
+    assert (row.name, row.n_images, row.per_image) == ("shipped", 2, per_image)
+    assert capsys.readouterr().out.splitlines()[2] == \
+        "| shipped | 19.00 | 0.4500 | 0.300 | 2 | 1.00 / 0.100 |"
+    with pytest.raises(SystemExit):
+        main(["runs/x/checkpoint.pt"])  # scoring needs --data-root
