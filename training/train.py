@@ -259,7 +259,8 @@ def save_sample_grid(path: Path, generator: torch.nn.Module, samples: list, devi
                     ax.text(0.5, 0.5, panel, ha="center", va="center")
                 else:
                     ax.imshow(panel, cmap="gray", vmin=0, vmax=1)
-                ax.set_title(f"{title}\n{sample['id']}" if title == titles[0] else title)
+                ax.set_title(f"{title}\n{sample['id']}" if title == titles[0] else title,
+                             fontsize=8)
                 ax.axis("off")
     generator.train()
     path.parent.mkdir(parents=True, exist_ok=True)
