@@ -1,7 +1,8 @@
 """How much of the optical image large-scale SAR context explains: a per-pixel ridge regression
 from SAR means at several Gaussian scales (and their squares) to RGB, fitted on the train split
-and scored on val with the evaluator's protocol (PSNR, SSIM, per-channel correlation). Never
-reads the test split. The evidence behind the generator's ``--context-sigmas`` option.
+and scored on val with the evaluator's protocol (PSNR, SSIM, per-channel correlation), the
+evaluator's floors below. Never reads the test split. The evidence behind the generator's
+``--context-sigmas`` option.
 ``--against CHECKPOINT...`` then compares the last scale set's ridge with each checkpoint image by
 image on the same validation images: the mean difference in correlation, its standard error and
 on how many images the ridge is ahead (how finely the validation split resolves the two).
@@ -28,6 +29,7 @@ from training.config import TrainConfig
 from training.evaluate import (
     dataset_for,
     evaluate_checkpoint,
+    floor_rows,
     score_predictions,
     standard_error,
 )
@@ -95,6 +97,8 @@ def main(argv=None) -> list[tuple[str, float, float, float]]:
         rows.append((text, row.psnr, row.ssim, row.corr))
         per_image = row.per_image
         print(f"| {text} | {row.psnr:.2f} | {row.ssim:.3f} | {row.corr:.3f} |", flush=True)
+    for floor in floor_rows(cfg, "paired", args.data_root, "val"):
+        print(f"| {floor.name} | {floor.psnr:.2f} | {floor.ssim:.3f} | {floor.corr:.3f} |")
     if args.against:
         print(f"\n| checkpoint | val PSNR / corr | ridge ({args.scales[-1]}) corr minus the "
               "checkpoint's, paired: mean +- standard error | ridge ahead on |")

@@ -42,7 +42,9 @@ def test_one_row_per_scale_set_scored_on_val(capsys):
     rows = main(["--data-root", str(BEN), "--scales", "0", "0,4"])
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("| SAR mean scales (px) | val PSNR (dB) | val SSIM | val corr |")
-    assert [r[0] for r in rows] == ["0", "0,4"] and len(out) == 4
+    assert [r[0] for r in rows] == ["0", "0,4"] and len(out) == 7
+    assert [line.split(" | ")[0] for line in out[4:]] == [
+        "| floor: mean colour", "| floor: VV as grey", "| floor: scene mean colour"]
     for _, psnr, ssim, corr in rows:
         assert 5 < psnr < 50 and -1 <= ssim <= 1 and -1 <= corr <= 1
     assert rows[0][1:] != pytest.approx(rows[1][1:])  # the context changes the fit
